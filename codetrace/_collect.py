@@ -1,0 +1,406 @@
+"""One pass over a module: scopes, bindings, and every call with the context it stands in.
+
+The pass records facts only; judging a call (does a rule match it?) is ``_match``'s job, so the
+two can be tested apart and ``explain`` can reuse both.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import libcst as cst
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+
+from codetrace._resolve import CallSite, Scope, _Binding, iter_targets, marker_root
+
+DIRECTIVE = re.compile(r"#\s*codetrace:\s*ignore\b")
+
+
+@dataclass(frozen=True)
+class ModuleFacts:
+    """What one pass found: the module scope, the calls, and the marker's own bindings."""
+
+    module_scope: Scope
+    calls: tuple[CallSite, ...]
+    #: nodes where the marker name is bound by something other than the runtime import
+    foreign_marker: tuple[cst.CSTNode, ...]
+    file_ignored: bool
+
+
+def collect(
+    module: cst.Module, *, module_name: str, is_package: bool, marker: str, runtime: str
+) -> ModuleFacts:
+    """Walk ``module`` once and return its facts."""
+    wrapper: MetadataWrapper | None = None
+    text_has_directive = _module_mentions_directive(module)
+    if text_has_directive:
+        wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+        positions = wrapper.resolve(PositionProvider)
+    else:
+        positions = {}
+    collector = _Collector(
+        module_name=module_name, is_package=is_package, marker=marker, runtime=runtime,
+        positions=positions, directives=_directive_lines(module) if text_has_directive else set(),
+    )
+    module.visit(collector)
+    file_ignored = any(
+        line.comment is not None and DIRECTIVE.search(line.comment.value)
+        for line in module.header
+    )
+    return ModuleFacts(
+        collector.module_scope, tuple(collector.calls), tuple(collector.foreign_marker),
+        file_ignored,
+    )
+
+
+def _module_mentions_directive(module: cst.Module) -> bool:
+    # cheap and exact enough: the directive is a comment, and comments survive in .code
+    return "codetrace:" in module.code
+
+
+def _directive_lines(module: cst.Module) -> set[int]:
+    lines: set[int] = set()
+    for number, line in enumerate(module.code.splitlines(), start=1):
+        if "#" in line and DIRECTIVE.search(line):
+            lines.add(number)
+    return lines
+
+
+def _comment_has_directive(comment: cst.Comment | None) -> bool:
+    return comment is not None and DIRECTIVE.search(comment.value) is not None
+
+
+def _leading_directive(lines: Sequence[cst.EmptyLine]) -> bool:
+    """A directive comment on the line right above a statement (or its decorators)."""
+    return bool(lines) and _comment_has_directive(lines[-1].comment)
+
+
+class _Collector(cst.CSTVisitor):
+    def __init__(
+        self, *, module_name: str, is_package: bool, marker: str, runtime: str,
+        positions: object, directives: set[int],
+    ) -> None:
+        super().__init__()
+        self.module_name = module_name
+        self.package = module_name if is_package else module_name.rpartition(".")[0]
+        self.marker = marker
+        self.runtime = runtime
+        self.positions = positions
+        self.directives = directives
+        self.module_scope = Scope("module", None, module_name)
+        self.scope = self.module_scope
+        self.calls: list[CallSite] = []
+        self.foreign_marker: list[cst.CSTNode] = []
+        self.fstring_quotes: list[str] = []
+        self.ignore_depth = 0
+        self.statement_ignored: list[bool] = []
+        self.instrumented: set[int] = set()
+        self.assigned: dict[int, tuple[cst.BaseAssignTargetExpression, cst.SimpleStatementLine]]
+        self.assigned = {}
+
+    # ----- helpers -------------------------------------------------------------------------
+    def _bind(self, name: str, binding: _Binding) -> None:
+        owner = self.scope.owner_of(name)
+        owner.bindings.setdefault(name, []).append(binding)
+        if name == self.marker:
+            is_runtime_import = (
+                binding.kind == "import" and binding.qname == self.runtime and owner.parent is None
+            )
+            if not is_runtime_import and binding.node is not None:
+                self.foreign_marker.append(binding.node)
+
+    def _span_ignored(self, node: cst.CSTNode) -> bool:
+        if not self.directives or not isinstance(self.positions, dict):
+            return False
+        where = self.positions.get(node)
+        if not isinstance(where, CodeRange):
+            return False
+        return any(where.start.line <= line <= where.end.line for line in self.directives)
+
+    def _bind_target(self, target: cst.BaseExpression, binding: _Binding) -> None:
+        if isinstance(target, cst.Name):
+            self._bind(target.value, binding)
+            return
+        for element in iter_targets(target):
+            if isinstance(element, cst.Name):
+                reason = "bound by unpacking" if element is not target else binding.reason
+                self._bind(element.value, _Binding("opaque", self.scope, element, reason=reason))
+
+    def _enter(self, kind: str, name: str) -> Scope:
+        outer = self.scope
+        qualname = f"{outer.qualname}.{name}" if name else outer.qualname
+        self.scope = Scope(kind, outer, qualname)
+        return outer
+
+    # ----- statements that carry ignore directives --------------------------------------------
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self.statement_ignored.append(self._span_ignored(node))
+        if len(node.body) == 1:
+            small = node.body[0]
+            if isinstance(small, cst.Assign) and len(small.targets) == 1:
+                if isinstance(small.value, cst.Call):
+                    self.assigned[id(small.value)] = (small.targets[0].target, node)
+            elif isinstance(small, cst.AnnAssign) and isinstance(small.value, cst.Call):
+                self.assigned[id(small.value)] = (small.target, node)
+
+    def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine) -> None:
+        self.statement_ignored.pop()
+
+    def _mark_hooked(self, body: Sequence[cst.CSTNode]) -> None:
+        """``x = Lib(...)`` followed by ``_codetrace.hooks.h(x)``: already instrumented."""
+        for current, following in zip(body, body[1:], strict=False):
+            if not (isinstance(current, cst.SimpleStatementLine) and len(current.body) == 1):
+                continue
+            small = current.body[0]
+            value = small.value if isinstance(small, (cst.Assign, cst.AnnAssign)) else None
+            if isinstance(value, cst.Call) and self._is_hook_statement(following):
+                self.instrumented.add(id(value))
+
+    def _is_hook_statement(self, node: cst.CSTNode) -> bool:
+        if not (isinstance(node, cst.SimpleStatementLine) and len(node.body) == 1):
+            return False
+        small = node.body[0]
+        return (
+            isinstance(small, cst.Expr)
+            and isinstance(small.value, cst.Call)
+            and marker_root(small.value.func, self.marker)
+        )
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self._mark_hooked(node.body)
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self._mark_hooked(node.body)
+
+    # ----- scopes ---------------------------------------------------------------------------
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        ignored = self._def_ignored(node)
+        for decorator in node.decorators:
+            decorator.visit(self)
+        if node.returns is not None:
+            node.returns.visit(self)
+        self._visit_param_defaults(node.params)
+        self._bind(node.name.value, _Binding("def", self.scope, node.name,
+                                             qname=f"{self.scope.qualname}.{node.name.value}"))
+        outer = self._enter("function", node.name.value)
+        self._bind_params(node.params)
+        self.ignore_depth += ignored
+        node.body.visit(self)
+        self.ignore_depth -= ignored
+        self.scope = outer
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        ignored = self._def_ignored(node)
+        for decorator in node.decorators:
+            decorator.visit(self)
+        for arg in (*node.bases, *node.keywords):
+            arg.visit(self)
+        self._bind(node.name.value, _Binding("def", self.scope, node.name,
+                                             qname=f"{self.scope.qualname}.{node.name.value}"))
+        outer = self._enter("class", node.name.value)
+        self.ignore_depth += ignored
+        node.body.visit(self)
+        self.ignore_depth -= ignored
+        self.scope = outer
+        return False
+
+    def _def_ignored(self, node: cst.FunctionDef | cst.ClassDef) -> bool:
+        if _leading_directive(node.leading_lines):
+            return True
+        if node.decorators and _leading_directive(node.decorators[0].leading_lines):
+            return True
+        body = node.body
+        if isinstance(body, cst.IndentedBlock):
+            return _comment_has_directive(body.header.comment)
+        return _comment_has_directive(body.trailing_whitespace.comment)
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        self._visit_param_defaults(node.params)
+        outer = self._enter("lambda", "<lambda>")
+        self._bind_params(node.params)
+        node.body.visit(self)
+        self.scope = outer
+        return False
+
+    def _visit_param_defaults(self, params: cst.Parameters) -> None:
+        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+            if param.default is not None:
+                param.default.visit(self)
+            if param.annotation is not None:
+                param.annotation.visit(self)
+        for star in (params.star_arg, params.star_kwarg):
+            if isinstance(star, cst.Param) and star.annotation is not None:
+                star.annotation.visit(self)
+
+    def _bind_params(self, params: cst.Parameters) -> None:
+        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+            if param.annotation is not None:
+                self._bind(param.name.value, _Binding(
+                    "annotation", self.scope.parent or self.scope, param.annotation.annotation))
+            else:
+                self._bind(param.name.value, _Binding(
+                    "opaque", self.scope, param.name, reason=(
+                        f"`{param.name.value}` is a parameter without an annotation")))
+        for star in (params.star_arg, params.star_kwarg):
+            if isinstance(star, cst.Param):
+                self._bind(star.name.value, _Binding(
+                    "opaque", self.scope, star.name, reason="a * or ** parameter"))
+
+    def _visit_comprehension(
+        self, node: cst.ListComp | cst.SetComp | cst.GeneratorExp | cst.DictComp
+    ) -> bool:
+        node.for_in.iter.visit(self)
+        outer = self._enter("comprehension", "<comprehension>")
+        comp: cst.CompFor | None = node.for_in
+        first = True
+        while comp is not None:
+            if not first:
+                comp.iter.visit(self)
+            self._bind_target(comp.target, _Binding("opaque", self.scope, comp.target,
+                                                     reason="a comprehension variable"))
+            for condition in comp.ifs:
+                condition.visit(self)
+            comp = comp.inner_for_in
+            first = False
+        if isinstance(node, cst.DictComp):
+            node.key.visit(self)
+            node.value.visit(self)
+        else:
+            node.elt.visit(self)
+        self.scope = outer
+        return False
+
+    def visit_ListComp(self, node: cst.ListComp) -> bool:
+        return self._visit_comprehension(node)
+
+    def visit_SetComp(self, node: cst.SetComp) -> bool:
+        return self._visit_comprehension(node)
+
+    def visit_GeneratorExp(self, node: cst.GeneratorExp) -> bool:
+        return self._visit_comprehension(node)
+
+    def visit_DictComp(self, node: cst.DictComp) -> bool:
+        return self._visit_comprehension(node)
+
+    # ----- bindings -------------------------------------------------------------------------
+    def visit_Global(self, node: cst.Global) -> None:
+        self.scope.globals.update(item.name.value for item in node.names)
+
+    def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
+        self.scope.nonlocals.update(item.name.value for item in node.names)
+
+    def visit_Import(self, node: cst.Import) -> None:
+        for alias in node.names:
+            full = _dotted(alias.name)
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                self._bind(alias.asname.name.value,
+                           _Binding("import", self.scope, alias.asname.name, qname=full))
+            else:
+                top = full.split(".", 1)[0]
+                self._bind(top, _Binding("import", self.scope, alias.name, qname=top))
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        base = _dotted(node.module) if node.module is not None else ""
+        if node.relative:
+            package = self.package
+            for _ in range(len(node.relative) - 1):
+                package = package.rpartition(".")[0]
+            base = ".".join(part for part in (package, base) if part)
+        if isinstance(node.names, cst.ImportStar):
+            self.scope.star_import = True
+            return
+        for alias in node.names:
+            name = _dotted(alias.name)
+            local = name
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                local = alias.asname.name.value
+            qname = f"{base}.{name}" if base else name
+            self._bind(local, _Binding("import", self.scope, alias.name, qname=qname))
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            self._bind_target(target.target, self._value_binding(node.value, target.target))
+
+    def _value_binding(self, value: cst.BaseExpression, node: cst.CSTNode) -> _Binding:
+        if isinstance(value, cst.Name) and value.value == "None":
+            return _Binding("none", self.scope, value)
+        return _Binding("value", self.scope, value)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if isinstance(node.target, cst.Name):
+            self._bind(node.target.value,
+                       _Binding("annotation", self.scope, node.annotation.annotation))
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._bind_target(node.target, _Binding("opaque", self.scope, node.target,
+                                                reason="changed by augmented assignment"))
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        if isinstance(node.target, cst.Name):
+            scope = self.scope
+            while scope.kind == "comprehension" and scope.parent is not None:
+                scope = scope.parent
+            binding = self._value_binding(node.value, node.target)
+            scope.owner_of(node.target.value).bindings.setdefault(
+                node.target.value, []).append(binding)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._bind_target(node.target, _Binding("opaque", self.scope, node.target,
+                                                reason="a loop variable"))
+
+    def visit_WithItem(self, node: cst.WithItem) -> None:
+        if node.asname is not None:
+            self._bind_target(node.asname.name, _Binding("enter", self.scope, node.item))
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        if node.name is not None and isinstance(node.name.name, cst.Name):
+            self._bind(node.name.name.value, _Binding("opaque", self.scope, node.name.name,
+                                                      reason="an exception"))
+
+    def visit_MatchAs(self, node: cst.MatchAs) -> None:
+        if node.name is not None:
+            self._bind(node.name.value, _Binding("opaque", self.scope, node.name,
+                                                 reason="a match capture"))
+
+    def visit_MatchStar(self, node: cst.MatchStar) -> None:
+        if node.name is not None:
+            self._bind(node.name.value, _Binding("opaque", self.scope, node.name,
+                                                 reason="a match capture"))
+
+    def visit_MatchMapping(self, node: cst.MatchMapping) -> None:
+        if node.rest is not None:
+            self._bind(node.rest.value, _Binding("opaque", self.scope, node.rest,
+                                                 reason="a match capture"))
+
+    # ----- f-strings and calls ----------------------------------------------------------------
+    def visit_FormattedString(self, node: cst.FormattedString) -> None:
+        self.fstring_quotes.append(node.quote)
+
+    def leave_FormattedString(self, original_node: cst.FormattedString) -> None:
+        self.fstring_quotes.pop()
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if marker_root(node.func, self.marker):
+            for arg in node.args:
+                self.instrumented.add(id(arg.value))
+        assigned = self.assigned.get(id(node))
+        ignored = self.ignore_depth > 0 or any(self.statement_ignored) or self._span_ignored(node)
+        quotes = frozenset("".join(self.fstring_quotes))
+        self.calls.append(CallSite(
+            node=node, scope=self.scope, fstring_quotes=quotes,
+            assigned_to=assigned[0] if assigned else None,
+            statement=assigned[1] if assigned else None,
+            instrumented=id(node) in self.instrumented or id(node.func) in self.instrumented,
+            ignored=ignored,
+        ))
+
+
+def _dotted(node: cst.BaseExpression) -> str:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        return f"{_dotted(node.value)}.{node.attr.value}"
+    return ""

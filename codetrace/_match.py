@@ -1,0 +1,76 @@
+"""Judge the calls a module makes against the rules: matched sites and unresolved candidates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import libcst as cst
+
+from codetrace._collect import ModuleFacts
+from codetrace._resolve import CallSite, Inst, Ref, Resolver, Unknown, dotted_name
+from codetrace._rules import Rule, RuleSet
+
+
+@dataclass(frozen=True)
+class Site:
+    """A call a rule matched: the rule, the callee's qualified name, and where it stands."""
+
+    call: CallSite
+    rule: Rule
+    qname: str
+    how: str  # how the callee was resolved: "name" (imports) or "receiver type"
+
+
+@dataclass(frozen=True)
+class Unresolved:
+    """A call that looks like a rule's method on a receiver whose type we could not tell."""
+
+    call: CallSite
+    method: str
+    receiver: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Matches:
+    sites: tuple[Site, ...]
+    unresolved: tuple[Unresolved, ...]
+    ignored: int
+
+
+def match(facts: ModuleFacts, ruleset: RuleSet) -> Matches:
+    """Every call in ``facts`` that a rule of ``ruleset`` matches, and the near misses."""
+    table = ruleset.by_call()
+    methods = ruleset.method_names()
+    resolver = Resolver(ruleset)
+    sites: list[Site] = []
+    unresolved: list[Unresolved] = []
+    ignored = 0
+    for call in facts.calls:
+        if call.instrumented:
+            continue
+        callee = resolver.evaluate(call.node.func, call.scope)
+        if isinstance(callee, Ref) and callee.qname in table:
+            if call.ignored:
+                ignored += 1
+                continue
+            receiver = call.node.func
+            how = "name"
+            if isinstance(receiver, cst.Attribute):
+                base = resolver.evaluate(receiver.value, call.scope)
+                if isinstance(base, Inst):
+                    how = "receiver type"
+            sites.append(Site(call, table[callee.qname], callee.qname, how))
+            continue
+        func = call.node.func
+        if (
+            isinstance(callee, Unknown)
+            and isinstance(func, cst.Attribute)
+            and func.attr.value in methods
+            and not call.ignored
+        ):
+            receiver = dotted_name(func.value) or type(func.value).__name__
+            base = resolver.evaluate(func.value, call.scope)
+            reason = base.reason if isinstance(base, Unknown) else callee.reason
+            unresolved.append(Unresolved(call, func.attr.value, receiver, reason))
+    return Matches(tuple(sites), tuple(unresolved), ignored)

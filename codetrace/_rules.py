@@ -1,0 +1,288 @@
+"""Rule files: load, validate, and index them for matching.
+
+A rule file (``rules/<library>.toml``) splits *where* (``[rule.match]``) from *what*
+(``[rule.do]``) and describes the library's types for the resolver (``[types]``, ``[aliases]``).
+Every problem is reported as :class:`RuleError` with the file and the line of the offending key,
+because a user editing a rule file needs to know where to look, not a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from codetrace import _paths, _toml
+
+ADVICE_KINDS = ("wrap-call", "hook-after")
+
+_QNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_RULE_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_-]+)*$")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+_TOP_KEYS = ("library", "types", "aliases", "rule")
+_LIBRARY_KEYS = ("name", "modules", "description")
+_RULE_KEYS = ("id", "description", "match", "do")
+_MATCH_KEYS = ("call",)
+_DO_KEYS = ("advice", "adapter", "hook")
+
+
+class RuleError(Exception):
+    """A rule file problem, with the file and line it was found at."""
+
+    def __init__(self, path: Path, line: int, message: str) -> None:
+        super().__init__(f"{path}:{line}: {message}")
+        self.path = path
+        self.line = line
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One ``[[rule]]``: which calls it matches and what advice applies to them."""
+
+    id: str
+    calls: tuple[str, ...]
+    advice: str
+    adapter: str | None
+    hook: str | None
+    source: Path
+    line: int
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """All loaded rules plus the library knowledge the resolver needs.
+
+    ``returns`` maps a callable's qualified name to the type of instance it returns
+    (``requests.Session`` → ``requests.Session``, ``sqlite3.connect`` → ``sqlite3.Connection``);
+    ``aliases`` maps a qualified-name prefix to its canonical spelling
+    (``requests.sessions.Session`` → ``requests.Session``).
+    """
+
+    rules: tuple[Rule, ...]
+    returns: Mapping[str, str] = field(default_factory=dict)
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    modules: frozenset[str] = frozenset()
+
+    def by_call(self) -> dict[str, Rule]:
+        """Qualified callee name → the rule that matches it."""
+        table: dict[str, Rule] = {}
+        for rule in self.rules:
+            for call in rule.calls:
+                table[self.canonical(call)] = rule
+        return table
+
+    def method_names(self) -> frozenset[str]:
+        """Last components of every matched method: what an unresolved candidate looks like."""
+        return frozenset(call.rsplit(".", 1)[-1] for rule in self.rules for call in rule.calls)
+
+    def canonical(self, qname: str) -> str:
+        """Rewrite the longest aliased prefix of ``qname`` to its canonical spelling."""
+        parts = qname.split(".")
+        for end in range(len(parts), 0, -1):
+            prefix = ".".join(parts[:end])
+            target = self.aliases.get(prefix)
+            if target is not None:
+                return ".".join([target, *parts[end:]])
+        return qname
+
+    def without(self, disabled: Iterable[str]) -> RuleSet:
+        """The same rule set minus the rules whose ids are listed."""
+        drop = set(disabled)
+        return RuleSet(
+            tuple(r for r in self.rules if r.id not in drop), self.returns, self.aliases,
+            self.modules,
+        )
+
+
+def builtin_rule_files() -> list[Path]:
+    """The rule files shipped with codetrace, sorted by name."""
+    return sorted(_paths.rules_dir().glob("*.toml"))
+
+
+def load_rules(paths: Sequence[Path]) -> RuleSet:
+    """Load and validate rule files; the first problem raises :class:`RuleError`."""
+    rules: list[Rule] = []
+    returns: dict[str, str] = {}
+    aliases: dict[str, str] = {}
+    modules: set[str] = set()
+    seen: dict[str, Rule] = {}
+    for path in paths:
+        loaded = _load_file(path)
+        for rule in loaded.rules:
+            if rule.id in seen:
+                first = seen[rule.id]
+                raise RuleError(
+                    path, rule.line,
+                    f"duplicate rule id {rule.id!r} (first defined at {first.source}:{first.line})",
+                )
+            seen[rule.id] = rule
+            rules.append(rule)
+        returns.update(loaded.returns)
+        aliases.update(loaded.aliases)
+        modules.update(loaded.modules)
+    return RuleSet(tuple(rules), returns, aliases, frozenset(modules))
+
+
+class _Locator:
+    """Finds the line of a key in a rule file's text (tomllib does not keep positions)."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+        self.rule_starts = [
+            i for i, line in enumerate(self.lines) if line.strip().startswith("[[rule]]")
+        ]
+
+    def table(self, header: str) -> int:
+        for i, line in enumerate(self.lines):
+            if line.strip().startswith(f"[{header}]"):
+                return i + 1
+        return 1
+
+    def in_rule(self, index: int, key: str | None = None, section: str | None = None) -> int:
+        if index >= len(self.rule_starts):
+            return 1
+        start = self.rule_starts[index]
+        end = self.rule_starts[index + 1] if index + 1 < len(self.rule_starts) else len(self.lines)
+        line_no = start
+        if section is not None:
+            for i in range(start, end):
+                if self.lines[i].strip().startswith(f"[rule.{section}]"):
+                    line_no = i
+                    break
+        if key is None:
+            return line_no + 1
+        pattern = re.compile(rf"^\s*(\"?){re.escape(key)}\1\s*=")
+        for i in range(line_no, end):
+            if pattern.match(self.lines[i]):
+                return i + 1
+        return line_no + 1
+
+    def key_in_table(self, header: str, key: str) -> int:
+        start = self.table(header) - 1
+        pattern = re.compile(rf"^\s*(\"?){re.escape(key)}\1\s*=")
+        for i in range(start, len(self.lines)):
+            if pattern.match(self.lines[i]):
+                return i + 1
+        return start + 1
+
+
+def _load_file(path: Path) -> RuleSet:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise RuleError(path, 1, f"cannot read rule file: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise RuleError(path, line, "rule file is not valid UTF-8") from None
+    try:
+        data = _toml.loads(text)
+    except _toml.TOMLDecodeError as exc:
+        raise RuleError(path, _toml.error_line(exc), _toml.error_message(exc)) from None
+    where = _Locator(text)
+    _check_keys(path, data, _TOP_KEYS, "the top level", lambda key: where.table(key))
+
+    library = data.get("library", {})
+    if not isinstance(library, dict):
+        raise RuleError(path, where.table("library"), "[library] must be a table")
+    _check_keys(path, library, _LIBRARY_KEYS, "[library]",
+                lambda key: where.key_in_table("library", key))
+    modules = library.get("modules", [])
+    if not _is_list_of(modules, str) or not all(_IDENT.match(m) for m in modules):
+        raise RuleError(path, where.key_in_table("library", "modules"),
+                        "[library] modules must be a list of top-level module names")
+
+    returns = _qname_table(path, data.get("types", {}), "types", where)
+    aliases = _qname_table(path, data.get("aliases", {}), "aliases", where)
+
+    raw_rules = data.get("rule", [])
+    if not isinstance(raw_rules, list):
+        raise RuleError(path, 1, "'rule' must be an array of tables ([[rule]])")
+    rules = tuple(_parse_rule(path, i, item, where) for i, item in enumerate(raw_rules))
+    all_modules = set(modules)
+    for rule in rules:
+        all_modules.update(call.split(".", 1)[0] for call in rule.calls)
+    return RuleSet(rules, returns, aliases, frozenset(all_modules))
+
+
+def _qname_table(path: Path, table: object, name: str, where: _Locator) -> dict[str, str]:
+    if not isinstance(table, dict):
+        raise RuleError(path, where.table(name), f"[{name}] must be a table")
+    result: dict[str, str] = {}
+    for key, value in table.items():
+        line = where.key_in_table(name, key)
+        if not _QNAME.match(key):
+            raise RuleError(path, line, f"[{name}] key {key!r} is not a qualified name")
+        if not isinstance(value, str) or not _QNAME.match(value):
+            raise RuleError(path, line, f"[{name}] {key!r} must map to a qualified name")
+        result[key] = value
+    return result
+
+
+def _parse_rule(path: Path, index: int, item: object, where: _Locator) -> Rule:
+    line = where.in_rule(index)
+    if not isinstance(item, dict):
+        raise RuleError(path, line, "[[rule]] must be a table")
+    _check_keys(path, item, _RULE_KEYS, "[[rule]]", lambda key: where.in_rule(index, key))
+    rule_id = item.get("id")
+    if not isinstance(rule_id, str) or not _RULE_ID.match(rule_id):
+        raise RuleError(path, where.in_rule(index, "id"),
+                        "[[rule]] needs an 'id' like \"requests.send\" (lowercase, dotted)")
+    match = item.get("match")
+    if not isinstance(match, dict):
+        raise RuleError(path, line, f"rule {rule_id!r} needs a [rule.match] table")
+    _check_keys(path, match, _MATCH_KEYS, "[rule.match]",
+                lambda key: where.in_rule(index, key, "match"))
+    calls = match.get("call")
+    if not _is_list_of(calls, str) or not calls:
+        raise RuleError(path, where.in_rule(index, "call", "match"),
+                        f"rule {rule_id!r}: match.call must be a non-empty list of qualified names")
+    for call in calls:
+        if not _QNAME.match(call) or "." not in call:
+            raise RuleError(path, where.in_rule(index, "call", "match"),
+                            f"rule {rule_id!r}: {call!r} is not a qualified name like 'module.func'")
+    do = item.get("do")
+    if not isinstance(do, dict):
+        raise RuleError(path, line, f"rule {rule_id!r} needs a [rule.do] table")
+    _check_keys(path, do, _DO_KEYS, "[rule.do]", lambda key: where.in_rule(index, key, "do"))
+    advice = do.get("advice")
+    if advice not in ADVICE_KINDS:
+        raise RuleError(path, where.in_rule(index, "advice", "do"),
+                        f"rule {rule_id!r}: unknown advice {advice!r} "
+                        f"(expected one of: {', '.join(ADVICE_KINDS)})")
+    adapter = do.get("adapter")
+    if adapter is not None and not isinstance(adapter, str):
+        raise RuleError(path, where.in_rule(index, "adapter", "do"),
+                        f"rule {rule_id!r}: adapter must be a string")
+    hook = do.get("hook")
+    if advice == "hook-after":
+        if not isinstance(hook, str) or not _IDENT.match(hook):
+            raise RuleError(path, where.in_rule(index, "hook", "do"),
+                            f"rule {rule_id!r}: advice 'hook-after' needs hook = \"<name>\"")
+    elif hook is not None:
+        raise RuleError(path, where.in_rule(index, "hook", "do"),
+                        f"rule {rule_id!r}: 'hook' only goes with advice 'hook-after'")
+    description = item.get("description", "")
+    if not isinstance(description, str):
+        raise RuleError(path, where.in_rule(index, "description"),
+                        f"rule {rule_id!r}: description must be a string")
+    return Rule(rule_id, tuple(calls), str(advice), adapter, hook, path, line, description)
+
+
+def _check_keys(
+    path: Path, table: Mapping[str, Any], allowed: Sequence[str], where: str, locate: Any
+) -> None:
+    for key in table:
+        if key not in allowed:
+            raise RuleError(path, locate(key),
+                            f"unknown key {key!r} in {where} (expected one of: {', '.join(allowed)})")
+
+
+def _is_list_of(value: object, kind: type) -> bool:
+    return isinstance(value, list) and all(isinstance(v, kind) for v in value)

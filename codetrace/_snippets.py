@@ -1,0 +1,112 @@
+"""Injected code, rendered from ``templates/*.py.j2`` and formatted by black, once per shape.
+
+Templates hold placeholders (``__codetrace_callee__``...) where original nodes go; the rendered
+text is black-formatted, parsed by libcst, and cached, and :func:`splice` puts the user's own
+nodes back in. Original code is never re-printed from text, so its bytes are never touched.
+black costs ~2 ms a call: the cache makes that once per distinct shape, not once per site.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+
+import black
+import jinja2
+import libcst as cst
+
+from codetrace import _paths
+
+PLACEHOLDERS = ("__codetrace_callee__", "__codetrace_target__", "__codetrace_value__")
+
+
+def _pystr(value: object) -> str:
+    text = str(value)
+    if any(ch in text for ch in "\"\\\n\r{}"):
+        raise ValueError(f"not a plain string for injected code: {text!r}")
+    return f'"{text}"'
+
+
+@functools.lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(_paths.templates_dir())),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=False,
+    )
+    env.filters["pystr"] = _pystr
+    return env
+
+
+@functools.lru_cache(maxsize=256)
+def _formatted(template: str, params: tuple[tuple[str, str], ...], line_length: int) -> str:
+    rendered = _environment().get_template(template).render(dict(params)).strip() + "\n"
+    mode = black.Mode(line_length=line_length)
+    return black.format_str(rendered, mode=mode)
+
+
+@functools.lru_cache(maxsize=256)
+def _expression(
+    template: str, params: tuple[tuple[str, str], ...], line_length: int
+) -> cst.BaseExpression:
+    return cst.parse_expression(_formatted(template, params, line_length).strip())
+
+
+@functools.lru_cache(maxsize=256)
+def _statement(
+    template: str, params: tuple[tuple[str, str], ...], line_length: int
+) -> cst.SimpleStatementLine:
+    statement = cst.parse_statement(_formatted(template, params, line_length))
+    if not isinstance(statement, cst.SimpleStatementLine):
+        raise ValueError(f"template {template} must render one simple statement")
+    return statement
+
+
+class _Splice(cst.CSTTransformer):
+    def __init__(self, nodes: Mapping[str, cst.BaseExpression], quote: str) -> None:
+        super().__init__()
+        self.nodes = nodes
+        self.quote = quote
+
+    def leave_Name(
+        self, original_node: cst.Name, updated_node: cst.Name
+    ) -> cst.BaseExpression:
+        return self.nodes.get(original_node.value, updated_node)
+
+    def leave_SimpleString(
+        self, original_node: cst.SimpleString, updated_node: cst.SimpleString
+    ) -> cst.SimpleString:
+        if self.quote == '"':
+            return updated_node
+        body = updated_node.value[1:-1]
+        return updated_node.with_changes(value=f"{self.quote}{body}{self.quote}")
+
+
+def expression(
+    template: str,
+    params: Mapping[str, str],
+    nodes: Mapping[str, cst.BaseExpression],
+    *,
+    quote: str = '"',
+    line_length: int = 88,
+) -> cst.BaseExpression:
+    """Render an expression template and splice ``nodes`` in for its placeholders."""
+    skeleton = _expression(template, tuple(sorted(params.items())), line_length)
+    result = skeleton.visit(_Splice(nodes, quote))
+    assert isinstance(result, cst.BaseExpression)
+    return result
+
+
+def statement(
+    template: str,
+    params: Mapping[str, str],
+    nodes: Mapping[str, cst.BaseExpression] | None = None,
+    *,
+    line_length: int = 88,
+) -> cst.SimpleStatementLine:
+    """Render a one-line statement template and splice ``nodes`` in for its placeholders."""
+    skeleton = _statement(template, tuple(sorted(params.items())), line_length)
+    result = skeleton.visit(_Splice(nodes or {}, '"'))
+    assert isinstance(result, cst.SimpleStatementLine)
+    return result
