@@ -1,0 +1,5 @@
+"""``python -m codetrace``."""
+
+from codetrace.cli import main
+
+main()

@@ -1,0 +1,131 @@
+"""``[tool.codetrace]`` in the nearest ``pyproject.toml``: validated, with file and line on error."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from codetrace import _toml
+
+DEFAULT_EXCLUDE = (
+    ".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", ".eggs", "__pycache__",
+    "build", "dist", "node_modules", ".mypy_cache", ".ruff_cache", ".pytest_cache",
+)
+_KEYS = ("include", "exclude", "extend-exclude", "rules", "disable", "runtime", "builtin-rules")
+_MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+class ConfigError(Exception):
+    """A configuration problem with the file and line it was found at."""
+
+    def __init__(self, path: Path, line: int, message: str) -> None:
+        super().__init__(f"{path}:{line}: {message}")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings for one run. ``root`` is the folder of the pyproject they came from."""
+
+    root: Path | None = None
+    source: Path | None = None
+    include: tuple[str, ...] = ("*.py",)
+    exclude: tuple[str, ...] = DEFAULT_EXCLUDE
+    rules: tuple[Path, ...] = ()
+    disable: tuple[str, ...] = ()
+    runtime: str = "codetrace.runtime"
+    builtin_rules: bool = True
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def find_pyproject(paths: Sequence[Path]) -> Path | None:
+    """The ``pyproject.toml`` nearest to the common parent of ``paths`` (as black finds it)."""
+    if not paths:
+        paths = [Path.cwd()]
+    resolved = [p.resolve() for p in paths]
+    common = resolved[0] if resolved[0].is_dir() else resolved[0].parent
+    for path in resolved[1:]:
+        while common not in (path, *path.parents):
+            common = common.parent
+    for directory in (common, *common.parents):
+        candidate = directory / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+        if (directory / ".git").exists():
+            break
+    return None
+
+
+def _line_of(text: str, key: str) -> int:
+    in_table = False
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            in_table = stripped.startswith("[tool.codetrace]")
+            continue
+        if in_table and re.match(rf"^\"?{re.escape(key)}\"?\s*=", stripped):
+            return number
+    return 1
+
+
+def load_config(pyproject: Path | None) -> Config:
+    """Read ``[tool.codetrace]``; defaults when there is no file or no table."""
+    if pyproject is None:
+        return Config()
+    try:
+        text = pyproject.read_text(encoding="utf-8")
+        data = _toml.loads(text)
+    except OSError as exc:
+        raise ConfigError(pyproject, 1, f"cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(pyproject, 1, "not valid UTF-8") from None
+    except _toml.TOMLDecodeError as exc:
+        raise ConfigError(pyproject, _toml.error_line(exc), _toml.error_message(exc)) from None
+    table = data.get("tool", {}).get("codetrace")
+    root = pyproject.parent
+    if table is None:
+        return Config(root=root, source=pyproject)
+    if not isinstance(table, dict):
+        raise ConfigError(pyproject, 1, "[tool.codetrace] must be a table")
+    for key in table:
+        if key not in _KEYS:
+            raise ConfigError(pyproject, _line_of(text, key),
+                              f"unknown key {key!r} in [tool.codetrace] "
+                              f"(expected one of: {', '.join(_KEYS)})")
+
+    def strings(key: str) -> tuple[str, ...] | None:
+        value = table.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(pyproject, _line_of(text, key),
+                              f"[tool.codetrace] {key} must be a list of strings")
+        return tuple(value)
+
+    include = strings("include") or Config.include
+    exclude = strings("exclude")
+    extend = strings("extend-exclude") or ()
+    rules = tuple(root / r for r in (strings("rules") or ()))
+    for rule_file in rules:
+        if not rule_file.is_file():
+            raise ConfigError(pyproject, _line_of(text, "rules"),
+                              f"rule file {rule_file} does not exist")
+    runtime = table.get("runtime", Config.runtime)
+    if not isinstance(runtime, str) or not _MODULE.match(runtime):
+        raise ConfigError(pyproject, _line_of(text, "runtime"),
+                          "[tool.codetrace] runtime must be a dotted module name")
+    builtin = table.get("builtin-rules", True)
+    if not isinstance(builtin, bool):
+        raise ConfigError(pyproject, _line_of(text, "builtin-rules"),
+                          "[tool.codetrace] builtin-rules must be true or false")
+    return Config(
+        root=root,
+        source=pyproject,
+        include=include,
+        exclude=(exclude if exclude is not None else DEFAULT_EXCLUDE) + extend,
+        rules=rules,
+        disable=strings("disable") or (),
+        runtime=runtime,
+        builtin_rules=builtin,
+    )

@@ -1,0 +1,128 @@
+"""Which files a run looks at: include/exclude patterns and every ``.gitignore`` on the way."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pathspec
+
+from codetrace._config import Config
+
+
+@dataclass(frozen=True)
+class Source:
+    """A file to process, the root it was found under, and its Python module name."""
+
+    path: Path
+    root: Path
+    module_name: str
+    is_package: bool
+
+
+def module_name_for(path: Path) -> tuple[str, bool]:
+    """``pkg/sub/mod.py`` → ``("pkg.sub.mod", False)``, climbing while ``__init__.py`` exists."""
+    path = path.resolve()
+    is_package = path.name == "__init__.py"
+    parts = [] if is_package else [path.stem]
+    directory = path.parent
+    while (directory / "__init__.py").is_file():
+        parts.append(directory.name)
+        if directory.parent == directory:
+            break
+        directory = directory.parent
+    name = ".".join(reversed(parts)) or path.stem
+    return name, is_package
+
+
+def _gitignore(directory: Path) -> pathspec.PathSpec | None:
+    ignore = directory / ".gitignore"
+    try:
+        lines = ignore.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+
+
+def iter_sources(paths: Sequence[Path], config: Config) -> Iterator[Source]:
+    """Files to process, in a stable order. Files named explicitly are always taken."""
+    include = pathspec.PathSpec.from_lines("gitwildmatch", config.include)
+    exclude = pathspec.PathSpec.from_lines("gitwildmatch", config.exclude)
+    seen: set[Path] = set()
+    for given in paths:
+        if given.is_file():
+            resolved = given.resolve()
+            if resolved not in seen:
+                seen.add(resolved)
+                name, is_package = module_name_for(given)
+                yield Source(given, given.parent, name, is_package)
+            continue
+        for path in walk(given, include, exclude):
+            resolved = path.resolve()
+            if resolved in seen:
+                continue
+            seen.add(resolved)
+            name, is_package = module_name_for(path)
+            yield Source(path, given, name, is_package)
+
+
+def walk(
+    root: Path, include: pathspec.PathSpec | None, exclude: pathspec.PathSpec
+) -> Iterator[Path]:
+    """Walk ``root`` depth-first in sorted order, honouring excludes and ``.gitignore`` files.
+
+    The ``.gitignore`` files of ``root``'s parents count up to the repository's top (the folder
+    holding ``.git``); outside a repository only ``root``'s own does.
+    """
+    resolved = root.resolve()
+    ignores: list[tuple[Path, pathspec.PathSpec]] = []
+    for parent in (resolved, *resolved.parents):
+        spec = _gitignore(parent)
+        if spec is not None:
+            ignores.insert(0, (parent, spec))
+        if (parent / ".git").exists():
+            break
+    else:
+        ignores = [(base, spec) for base, spec in ignores if base == resolved]
+    yield from _walk(root, resolved, include, exclude, ignores)
+
+
+def _ignored(path: Path, is_dir: bool, ignores: list[tuple[Path, pathspec.PathSpec]]) -> bool:
+    for base, spec in ignores:
+        try:
+            relative = path.relative_to(base).as_posix()
+        except ValueError:
+            continue
+        if spec.match_file(relative + ("/" if is_dir else "")):
+            return True
+    return False
+
+
+def _walk(
+    directory: Path,
+    resolved: Path,
+    include: pathspec.PathSpec | None,
+    exclude: pathspec.PathSpec,
+    ignores: list[tuple[Path, pathspec.PathSpec]],
+) -> Iterator[Path]:
+    try:
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        path = Path(entry.path)
+        real = resolved / entry.name
+        is_dir = entry.is_dir(follow_symlinks=False)
+        if entry.name == ".git" or exclude.match_file(entry.name + ("/" if is_dir else "")):
+            continue
+        if _ignored(real, is_dir, ignores):
+            continue
+        if is_dir:
+            local = _gitignore(real)
+            inner = ignores if local is None else [*ignores, (real, local)]
+            yield from _walk(path, real, include, exclude, inner)
+        elif entry.is_file(follow_symlinks=False):
+            if include is None or include.match_file(entry.name):
+                yield path

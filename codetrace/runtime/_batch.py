@@ -1,0 +1,335 @@
+"""Batch span processor: the only thing between ``span.end()`` and the network.
+
+The application thread pays for one short critical section in ``on_end``: check the sampled
+flag, append to a bounded deque, maybe wake the worker. Everything slow (encoding, HTTP, retries)
+happens on one daemon thread, in batches, when the schedule delay passes or a batch fills. When
+the queue is full the new span is dropped and counted (``dropped_spans``): memory stays bounded
+and the application is never slowed by a slow or absent collector.
+
+Process lifecycle, which is where tracing libraries usually go wrong:
+
+- Exit: an ``atexit`` hook flushes and shuts down every live processor, each bounded by its
+  export timeout, so a hung collector delays exit by at most that much. The worker is a daemon
+  thread, so it never keeps the interpreter alive by itself.
+- Fork (gunicorn pre-fork, ``multiprocessing`` with the fork start method): the child inherits
+  the queue, the lock (possibly held by a thread that does not exist in the child) and a worker
+  thread that does not exist either. An ``os.register_at_fork`` hook gives the child a fresh
+  lock, an empty queue (the parent still exports its own spans) and no worker; the worker
+  starts on the child's first span. ``multiprocessing`` children leave through ``os._exit``,
+  which skips ``atexit``, so the child also registers a ``multiprocessing`` finalizer.
+
+Settings follow the specification's ``OTEL_BSP_*`` variables; explicit arguments win.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import sys
+import threading
+import weakref
+from collections import deque
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any, Protocol
+
+    class Sampleable(Protocol):
+        """All the processor reads from a span: whether it is sampled."""
+
+        @property
+        def trace_flags(self) -> int: ...
+
+    class SpanExporter(Protocol):
+        """What the processor needs from an exporter (console, JSON lines, OTLP, a test double)."""
+
+        def export(self, spans: Sequence[Any]) -> bool: ...
+        def shutdown(self) -> None: ...
+
+
+__all__ = ["BatchSpanProcessor"]
+
+LOGGER_NAME = "codetrace.runtime.batch"
+
+DEFAULT_MAX_QUEUE_SIZE = 2048
+DEFAULT_SCHEDULE_DELAY_MS = 5000
+DEFAULT_MAX_EXPORT_BATCH_SIZE = 512
+DEFAULT_EXPORT_TIMEOUT_MS = 30000
+
+_SAMPLED = 0x01  # W3C trace-flags "sampled" bit
+
+
+class BatchSpanProcessor:
+    """Queue finished, sampled spans and export them in batches on a background thread.
+
+    ``None`` for a setting means: the ``OTEL_BSP_*`` variable if set and valid, else the
+    specification's default (2048, 5000 ms, 512, 30000 ms). ``max_export_batch_size`` is capped
+    at ``max_queue_size``. ``export_timeout_ms`` bounds how long ``shutdown()`` (and so the exit
+    of the process) waits for the last export; the exporter's own timeout bounds each export.
+    """
+
+    def __init__(
+        self,
+        exporter: SpanExporter,
+        *,
+        max_queue_size: int | None = None,
+        schedule_delay_ms: float | None = None,
+        max_export_batch_size: int | None = None,
+        export_timeout_ms: float | None = None,
+    ) -> None:
+        self.exporter = exporter
+        self.max_queue_size = int(
+            _setting(max_queue_size, "OTEL_BSP_MAX_QUEUE_SIZE", DEFAULT_MAX_QUEUE_SIZE)
+        )
+        self.schedule_delay_ms = _setting(
+            schedule_delay_ms, "OTEL_BSP_SCHEDULE_DELAY", DEFAULT_SCHEDULE_DELAY_MS
+        )
+        batch = int(
+            _setting(
+                max_export_batch_size,
+                "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+                DEFAULT_MAX_EXPORT_BATCH_SIZE,
+            )
+        )
+        self.max_export_batch_size = min(batch, self.max_queue_size)
+        self.export_timeout_ms = _setting(
+            export_timeout_ms, "OTEL_BSP_EXPORT_TIMEOUT", DEFAULT_EXPORT_TIMEOUT_MS
+        )
+
+        #: Spans refused because the queue was full (or the processor was shut down).
+        self.dropped_spans = 0
+        #: Spans the exporter reported as delivered, and as not delivered.
+        self.exported_spans = 0
+        self.failed_spans = 0
+
+        self._shut_down = False
+        self._reset_runtime_state()
+        _live.add(self)
+
+    def __repr__(self) -> str:
+        return f"BatchSpanProcessor({self.exporter!r}, queued={len(self._queue)})"
+
+    # -- span processor interface --------------------------------------------------------------
+
+    def on_start(self, span: Sampleable) -> None:
+        """Nothing to do when a span starts: only finished spans are exported."""
+
+    def on_end(self, span: Sampleable) -> None:
+        """Queue ``span`` if it is sampled. Never blocks on I/O, never raises."""
+        try:
+            if not span.trace_flags & _SAMPLED:
+                return
+            with self._lock:
+                queue = self._queue
+                if self._shut_down or len(queue) >= self.max_queue_size:
+                    self.dropped_spans += 1
+                    return
+                queue.append(span)
+                batch_full = len(queue) == self.max_export_batch_size
+                need_worker = self._worker is None and not self._worker_failed
+            if batch_full:
+                self._wakeup.set()
+            if need_worker:
+                self._start_worker()
+        except Exception:  # tracing must never break the traced program
+            pass
+
+    def force_flush(self, timeout_s: float = 5.0) -> bool:
+        """Export everything queued so far; ``False`` if not finished within ``timeout_s``."""
+        try:
+            return self._flush(timeout_s, stop=False)
+        except Exception:
+            return False
+
+    def shutdown(self, timeout_s: float | None = None) -> None:
+        """Flush (bounded by ``timeout_s``, default ``export_timeout_ms``), stop, shut the exporter.
+
+        Idempotent. Spans ended afterwards are dropped and counted.
+        """
+        try:
+            with self._lock:
+                if self._shut_down:
+                    return
+                self._shut_down = True
+            bound = self.export_timeout_ms / 1000.0 if timeout_s is None else timeout_s
+            self._flush(bound, stop=True)
+        except Exception:
+            pass
+        with contextlib.suppress(Exception):
+            self.exporter.shutdown()
+
+    # -- worker --------------------------------------------------------------------------------
+
+    def _reset_runtime_state(self) -> None:
+        """(Re)create the lock, queue and signals: at construction and in a forked child."""
+        self._lock = threading.Lock()
+        self._queue: deque[Sampleable] = deque()
+        self._wakeup = threading.Event()
+        self._flush_waiters: list[threading.Event] = []
+        self._stopping = self._shut_down
+        self._worker: threading.Thread | None = None
+        self._worker_failed = False
+
+    def _start_worker(self) -> bool:
+        """Start the export thread unless one runs; ``False`` if no thread can be started."""
+        with self._lock:
+            if self._worker is not None:
+                return True
+            thread = threading.Thread(target=self._run, name="codetrace-batch-export", daemon=True)
+            self._worker = thread
+        try:
+            thread.start()
+        except RuntimeError:  # interpreter shutting down, or the thread limit is reached
+            with self._lock:
+                if self._worker is thread:
+                    self._worker = None
+                self._worker_failed = True
+            return False
+        return True
+
+    def _run(self) -> None:
+        delay_s = self.schedule_delay_ms / 1000.0
+        while True:
+            waiters: list[threading.Event] = []
+            stopping = False
+            try:
+                self._wakeup.wait(delay_s)
+                with self._lock:
+                    self._wakeup.clear()
+                    waiters, self._flush_waiters = self._flush_waiters, []
+                    stopping = self._stopping
+                self._drain()
+            except Exception:  # keep the worker alive whatever an exporter does
+                pass
+            for waiter in waiters:
+                waiter.set()
+            if stopping:
+                with self._lock:
+                    if self._worker is threading.current_thread():
+                        self._worker = None
+                return
+
+    def _drain(self) -> None:
+        """Export what is queued now, batch by batch; spans that arrive meanwhile wait a turn."""
+        with self._lock:
+            budget = len(self._queue)
+        while budget > 0:
+            with self._lock:
+                count = min(budget, self.max_export_batch_size, len(self._queue))
+                if count == 0:
+                    return
+                batch = [self._queue.popleft() for _ in range(count)]
+            budget -= count
+            self._export(batch)
+
+    def _export(self, batch: list[Sampleable]) -> None:
+        try:
+            delivered = self.exporter.export(batch)
+        except Exception as exc:
+            delivered = False
+            _log_once(f"codetrace: span exporter {self.exporter!r} raised {type(exc).__name__}")
+        if delivered:
+            self.exported_spans += len(batch)
+        else:
+            self.failed_spans += len(batch)
+
+    def _flush(self, timeout_s: float, *, stop: bool) -> bool:
+        done = threading.Event()
+        with self._lock:
+            if stop:
+                self._stopping = True
+            worker = self._worker
+            if worker is None and not self._queue:
+                return True
+            self._flush_waiters.append(done)
+        if worker is not None and not worker.is_alive():
+            with self._lock:  # the thread died (or was lost): forget it and start another
+                if self._worker is worker:
+                    self._worker = None
+            worker = None
+        if worker is None and not self._start_worker():
+            # No thread can be started (e.g. at interpreter shutdown): export on this thread.
+            # The exporter's own timeout bounds this.
+            with self._lock:
+                waiters, self._flush_waiters = self._flush_waiters, []
+            self._drain()
+            for waiter in waiters:
+                waiter.set()
+            return True
+        self._wakeup.set()
+        return done.wait(max(0.0, timeout_s))
+
+    def _after_fork_in_child(self) -> None:
+        self._reset_runtime_state()
+        mp_util = sys.modules.get("multiprocessing.util")
+        if mp_util is not None:
+            # multiprocessing's bootstrap clears inherited finalizers, then runs its after-fork
+            # callbacks: registering through them is the way to get a finalizer that survives,
+            # and it runs when the child process ends (which skips atexit).
+            mp_util.register_after_fork(self, _register_mp_finalizer)
+
+
+def _register_mp_finalizer(processor: BatchSpanProcessor) -> None:
+    mp_util = sys.modules.get("multiprocessing.util")
+    if mp_util is not None:
+        mp_util.Finalize(None, _shutdown_all, exitpriority=0)
+
+
+# -- process-wide hooks ----------------------------------------------------------------------------
+
+_live: weakref.WeakSet[BatchSpanProcessor] = weakref.WeakSet()
+
+
+def _shutdown_all() -> None:
+    """Flush and stop every live processor; each is bounded by its own export timeout."""
+    for processor in list(_live):
+        processor.shutdown()
+
+
+def _reinit_in_child() -> None:
+    for processor in list(_live):
+        with contextlib.suppress(Exception):
+            processor._after_fork_in_child()
+
+
+atexit.register(_shutdown_all)
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(after_in_child=_reinit_in_child)
+
+
+# -- settings --------------------------------------------------------------------------------------
+
+
+def _setting(explicit: float | None, env_name: str, default: int) -> float:
+    """An explicit value, else the environment variable, else the default; must be positive."""
+    if explicit is not None:
+        if explicit > 0:
+            return explicit
+        _log_once(f"codetrace: {env_name.lower()} must be positive, got {explicit!r}")
+        return default
+    raw = os.environ.get(env_name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0:  # also rejects NaN
+        _log_once(f"codetrace: invalid {env_name}={raw!r}, using {default}")
+        return default
+    return value
+
+
+_logged: set[str] = set()
+
+
+def _log_once(message: str) -> None:
+    """Warn once per distinct message; ``logging`` is imported only when there is something to say."""
+    if message in _logged:
+        return
+    _logged.add(message)
+    import logging
+
+    logging.getLogger(LOGGER_NAME).warning("%s", message)

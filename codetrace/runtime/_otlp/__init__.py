@@ -1,0 +1,59 @@
+"""OTLP export for the codetrace runtime: encoders and the OTLP/HTTP exporter.
+
+Importing this package is nearly free: the exporter module and the encoders are loaded on
+first use (module ``__getattr__``), because ``import codetrace.runtime`` must stay within a few
+milliseconds and ``urllib.request`` alone costs more than that. The exporter itself defers its
+network imports to its first export, which runs on the batch processor's thread.
+
+The runtime's exporter registry maps ``OTEL_TRACES_EXPORTER=otlp`` to
+``create_otlp_exporter_from_env``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._model import Attributes, AttributeValue, EventData, SpanData
+
+if TYPE_CHECKING:
+    from ._http import OTLPSpanExporter
+    from ._json import encode_json
+    from ._model import Attributes, AttributeValue, EventData, SpanData
+    from ._protobuf import encode_protobuf
+
+# The type names (Attributes, AttributeValue, EventData, SpanData) exist for type checkers only:
+# import them from ``codetrace.runtime._otlp._model`` under ``TYPE_CHECKING``.
+__all__ = [
+    "OTLPSpanExporter",
+    "create_otlp_exporter_from_env",
+    "encode_json",
+    "encode_protobuf",
+]
+
+_LAZY = {
+    "OTLPSpanExporter": "._http",
+    "encode_json": "._json",
+    "encode_protobuf": "._protobuf",
+}
+
+
+def create_otlp_exporter_from_env(*, resource: Attributes | None = None) -> OTLPSpanExporter:
+    """The ``otlp`` entry of the exporter registry: an exporter configured by ``OTEL_*``.
+
+    Pass the runtime's resource when it has one; without it the exporter builds one from
+    ``OTEL_SERVICE_NAME`` and ``OTEL_RESOURCE_ATTRIBUTES``.
+    """
+    from ._http import OTLPSpanExporter
+
+    return OTLPSpanExporter(resource=resource)
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module_name, __name__), name)
+    globals()[name] = value
+    return value
