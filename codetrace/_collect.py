@@ -37,7 +37,7 @@ def collect(
     text_has_directive = _module_mentions_directive(module)
     if text_has_directive:
         wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-        positions = wrapper.resolve(PositionProvider)
+        positions = dict(wrapper.resolve(PositionProvider))
     else:
         positions = {}
     collector = _Collector(
@@ -80,7 +80,7 @@ def _leading_directive(lines: Sequence[cst.EmptyLine]) -> bool:
 class _Collector(cst.CSTVisitor):
     def __init__(
         self, *, module_name: str, is_package: bool, marker: str, runtime: str,
-        positions: object, directives: set[int],
+        positions: dict[cst.CSTNode, CodeRange], directives: set[int],
     ) -> None:
         super().__init__()
         self.module_name = module_name
@@ -112,7 +112,7 @@ class _Collector(cst.CSTVisitor):
                 self.foreign_marker.append(binding.node)
 
     def _span_ignored(self, node: cst.CSTNode) -> bool:
-        if not self.directives or not isinstance(self.positions, dict):
+        if not self.directives:
             return False
         where = self.positions.get(node)
         if not isinstance(where, CodeRange):

@@ -43,13 +43,13 @@ def _gitignore(directory: Path) -> pathspec.PathSpec | None:
         lines = ignore.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return None
-    return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+    return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
 def iter_sources(paths: Sequence[Path], config: Config) -> Iterator[Source]:
     """Files to process, in a stable order. Files named explicitly are always taken."""
-    include = pathspec.PathSpec.from_lines("gitwildmatch", config.include)
-    exclude = pathspec.PathSpec.from_lines("gitwildmatch", config.exclude)
+    include = pathspec.GitIgnoreSpec.from_lines(config.include)
+    exclude = pathspec.GitIgnoreSpec.from_lines(config.exclude)
     seen: set[Path] = set()
     for given in paths:
         if given.is_file():

@@ -7,6 +7,7 @@ any step comes back as an error result with the line, and its bytes are not to b
 
 from __future__ import annotations
 
+import ast
 import codecs
 import io
 import re
@@ -112,8 +113,18 @@ def parse(source: bytes) -> cst.Module:
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
+        # Python's own message and line are what users know; libcst's points past the error.
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ast.parse(source)
+        except SyntaxError as python_error:
+            raise _Failure(python_error.lineno or exc.raw_line,
+                           f"syntax error: {python_error.msg}") from None
+        except ValueError:
+            pass
         message = str(exc.message).splitlines()[0] if exc.message else "invalid syntax"
-        raise _Failure(exc.raw_line, f"syntax error: {message}") from None
+        raise _Failure(exc.raw_line, f"libcst cannot parse this file: {message}") from None
     except RecursionError:
         raise _Failure(1, "too deeply nested for the parser (recursion limit)") from None
     except Exception as exc:  # libcst raises assorted errors on odd input

@@ -15,6 +15,7 @@ A wrong match would rewrite the wrong call; an unresolved one is only reported.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -208,6 +209,8 @@ class Resolver:
         if found is None:
             if scope.module().star_import:
                 return Unknown(f"`{name}` may come from a star import")
+            if hasattr(builtins, name):
+                return Ref(f"builtins.{name}")
             return Unknown(f"`{name}` is not bound in this module")
         key = (id(found[0].scope), name)
         if key in self._active:

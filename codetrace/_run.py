@@ -109,7 +109,7 @@ def run(job: Job, report: Report) -> int:
 def _copy_rest(job: Job, written: set[Path], report: Report) -> None:
     """``--out`` gives a whole copy of the tree: files we did not process are copied as they are."""
     assert job.out is not None
-    exclude = pathspec.PathSpec.from_lines("gitwildmatch", job.config.exclude)
+    exclude = pathspec.GitIgnoreSpec.from_lines(job.config.exclude)
     for root in job.paths:
         if not root.is_dir():
             continue

@@ -24,7 +24,6 @@ Settings follow the specification's ``OTEL_BSP_*`` variables; explicit arguments
 from __future__ import annotations
 
 import atexit
-import contextlib
 import os
 import sys
 import threading
@@ -157,8 +156,10 @@ class BatchSpanProcessor:
             self._flush(bound, stop=True)
         except Exception:
             pass
-        with contextlib.suppress(Exception):
+        try:  # noqa: SIM105 - contextlib is not imported here, to keep imports cheap
             self.exporter.shutdown()
+        except Exception:
+            pass
 
     # -- worker --------------------------------------------------------------------------------
 
@@ -290,8 +291,10 @@ def _shutdown_all() -> None:
 
 def _reinit_in_child() -> None:
     for processor in list(_live):
-        with contextlib.suppress(Exception):
+        try:  # noqa: SIM105 - see shutdown()
             processor._after_fork_in_child()
+        except Exception:
+            pass
 
 
 atexit.register(_shutdown_all)
@@ -326,7 +329,7 @@ _logged: set[str] = set()
 
 
 def _log_once(message: str) -> None:
-    """Warn once per distinct message; ``logging`` is imported only when there is something to say."""
+    """Warn once per distinct message (``logging`` is imported only when there is a message)."""
     if message in _logged:
         return
     _logged.add(message)

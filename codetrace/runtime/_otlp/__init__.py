@@ -6,23 +6,21 @@ milliseconds and ``urllib.request`` alone costs more than that. The exporter its
 network imports to its first export, which runs on the batch processor's thread.
 
 The runtime's exporter registry maps ``OTEL_TRACES_EXPORTER=otlp`` to
-``create_otlp_exporter_from_env``.
+``create_otlp_exporter_from_env``. The span protocols (``SpanData``, ``EventData``,
+``Attributes``) live in ``._model`` and exist for type checkers only.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from ._model import Attributes, AttributeValue, EventData, SpanData
-
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds
 if TYPE_CHECKING:
+    from typing import Any
+
     from ._http import OTLPSpanExporter
     from ._json import encode_json
-    from ._model import Attributes, AttributeValue, EventData, SpanData
+    from ._model import Attributes
     from ._protobuf import encode_protobuf
 
-# The type names (Attributes, AttributeValue, EventData, SpanData) exist for type checkers only:
-# import them from ``codetrace.runtime._otlp._model`` under ``TYPE_CHECKING``.
 __all__ = [
     "OTLPSpanExporter",
     "create_otlp_exporter_from_env",

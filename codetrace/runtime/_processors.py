@@ -1,0 +1,69 @@
+"""``SimpleSpanProcessor``: hand each span to its exporter as it ends, synchronously.
+
+Right for tests (the in-memory exporter sees a span the moment it ends) and for the console and
+JSON-lines exporters, whose writes are cheap and whose output is easier to follow in order. The
+batching processor (bounded queue, background thread, fork-safe) for network exporters lives in
+``_batch``. An exporter that fails or returns ``False`` is counted in ``export_errors`` and
+logged once; the span is dropped and the application goes on.
+"""
+
+from __future__ import annotations
+
+from ._log import warn_once
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ._protocols import SpanExporter
+    from ._span import Span
+
+
+class SimpleSpanProcessor:
+    """Export every finished span immediately through ``exporter``."""
+
+    __slots__ = ("_shut_down", "export_errors", "exporter")
+
+    def __init__(self, exporter: SpanExporter) -> None:
+        self.exporter = exporter
+        self.export_errors = 0
+        self._shut_down = False
+
+    def on_start(self, span: Span) -> None:
+        return None
+
+    def on_end(self, span: Span) -> None:
+        if self._shut_down:
+            return
+        error: BaseException | None = None
+        try:
+            ok = self.exporter.export((span,))
+        except Exception as exc:
+            ok, error = False, exc
+        if not ok:
+            self.export_errors += 1
+            name = type(self.exporter).__qualname__
+            warn_once(
+                f"export:{name}",
+                "codetrace: exporter %s failed; its spans are dropped (counted in export_errors)",
+                name,
+                exc=error,
+            )
+
+    def force_flush(self, timeout_s: float = 30.0) -> bool:
+        return True
+
+    def shutdown(self) -> None:
+        if self._shut_down:
+            return
+        self._shut_down = True
+        try:
+            self.exporter.shutdown()
+        except Exception as exc:
+            warn_once(
+                f"shutdown:{type(self.exporter).__qualname__}",
+                "codetrace: exporter %s failed to shut down",
+                type(self.exporter).__qualname__,
+                exc=exc,
+            )
+
+    def __repr__(self) -> str:
+        return f"SimpleSpanProcessor({self.exporter!r})"

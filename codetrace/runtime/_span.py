@@ -1,0 +1,475 @@
+"""The span: plain data that exporters read, plus the one ``ContextVar`` that says which is current.
+
+Why it looks like this:
+
+* ``__slots__`` and plain ``int``/``str`` fields: a span is created on every traced call, so it
+  must be cheap to build and cheap to read. Ids are integers (128-bit trace, 64-bit span) and are
+  rendered as hex only by the exporters that need text.
+* :class:`SpanKind` and :class:`StatusCode` are classes of ``int`` constants that carry the OTLP
+  numbers, not :mod:`enum` members: importing :mod:`enum` costs milliseconds and comparing ints
+  costs nothing.
+* The current span lives in ONE ``ContextVar[Span | None]``, set on ``__enter__`` and reset with
+  its token on ``__exit__``. Asyncio tasks and ``contextvars.copy_context()`` carry it; plain
+  threads do not (see the package docstring).
+* A span that is not sampled is still a ``Span`` with real ids (so it propagates them
+  downstream), but it records nothing and reaches no processor.
+* Nothing here raises into the application: bad attribute values are converted or dropped,
+  processor failures are logged once.
+
+Fields of a finished span (the seam that exporters read; do not rename): ``name``,
+``trace_id`` (int, 128-bit), ``span_id`` (int, 64-bit), ``parent_id`` (0 = root),
+``trace_flags`` (bit 0 sampled, bit 1 random trace id), ``trace_state`` ("" if none), ``kind``
+(OTLP numbers, :class:`SpanKind`), ``start_ns``/``end_ns`` (``time.time_ns``), ``attributes``
+(``dict[str, str | bool | int | float | list]``), ``status_code`` (:class:`StatusCode`),
+``status_message``, ``events`` (list of :class:`Event`), ``is_remote_parent``,
+``dropped_attributes_count``, ``dropped_events_count``.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from random import getrandbits
+from time import time_ns
+
+from ._log import warn_once
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from contextvars import Token
+    from types import TracebackType
+
+    from ._protocols import AttributeValue, BaggageEntry, SpanProcessor
+
+MAX_ATTRIBUTES = 128
+"""Attributes kept per span (and per event); later ones are counted as dropped."""
+MAX_EVENTS = 128
+"""Events kept per span; later ones are counted as dropped."""
+
+
+class SpanKind:
+    """Span kinds, as the OTLP numbers exporters write."""
+
+    INTERNAL = 1
+    SERVER = 2
+    CLIENT = 3
+    PRODUCER = 4
+    CONSUMER = 5
+
+
+class StatusCode:
+    """Span status codes, as the OTLP numbers exporters write."""
+
+    UNSET = 0
+    OK = 1
+    ERROR = 2
+
+
+KIND_NAMES = {1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
+STATUS_NAMES = {0: "UNSET", 1: "OK", 2: "ERROR"}
+
+FLAG_SAMPLED = 0x01
+FLAG_RANDOM = 0x02
+
+_PRIMITIVES = (str, bool, int, float)
+
+current: ContextVar[Span | None] = ContextVar("codetrace_current_span", default=None)
+"""The current span of this context (thread, task, or copied context)."""
+
+
+def current_span() -> Span | None:
+    """The span that is current here, or ``None`` outside any span.
+
+    After ``use_context(extracted)`` with no local span started yet, this is a non-recording
+    placeholder for the remote parent (``is_remote`` is true).
+    """
+    return current.get()
+
+
+def new_trace_id() -> int:
+    """A random, non-zero 128-bit trace id (all 16 bytes random: the W3C random flag holds)."""
+    trace_id = getrandbits(128)
+    while not trace_id:  # pragma: no cover - one chance in 2**128
+        trace_id = getrandbits(128)
+    return trace_id
+
+
+def new_span_id() -> int:
+    """A random, non-zero 64-bit span id."""
+    span_id = getrandbits(64)
+    while not span_id:  # pragma: no cover - one chance in 2**64
+        span_id = getrandbits(64)
+    return span_id
+
+
+def qualified_name(cls: type) -> str:
+    """``module.QualName`` of an exception class, bare for builtins (``ValueError``)."""
+    module = getattr(cls, "__module__", None)
+    qualname = getattr(cls, "__qualname__", None) or getattr(cls, "__name__", "Exception")
+    if not module or module == "builtins":
+        return str(qualname)
+    return f"{module}.{qualname}"
+
+
+def _safe_str(value: object) -> str:
+    try:
+        return str(value)
+    except Exception:
+        return f"<unprintable {type(value).__name__}>"
+
+
+def clean_value(value: object) -> AttributeValue | None:
+    """The attribute value to store for ``value``, or ``None`` to drop it.
+
+    Primitives are kept; subclasses (``IntEnum``, ``str`` subclasses) become their base type;
+    lists and tuples become lists of primitives; anything else becomes its ``str()``.
+    """
+    kind = type(value)
+    if kind is str or kind is bool or kind is int or kind is float:
+        return value  # type: ignore[return-value]
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        items: list[str | bool | int | float] = []
+        for item in value:
+            cleaned = clean_value(item)
+            if cleaned is not None and not isinstance(cleaned, list):
+                items.append(cleaned)
+        return items
+    return _safe_str(value)
+
+
+def clean_attributes(attributes: Mapping[str, object]) -> tuple[dict[str, AttributeValue], int]:
+    """A fresh attribute dict from ``attributes`` (values cleaned) and the count dropped."""
+    result: dict[str, AttributeValue] = {}
+    dropped = 0
+    try:
+        items = list(attributes.items())
+    except Exception:
+        return result, 0
+    for key, value in items:
+        cleaned = clean_value(value)
+        if cleaned is None or not isinstance(key, str):
+            continue
+        if len(result) >= MAX_ATTRIBUTES and key not in result:
+            dropped += 1
+            continue
+        result[key] = cleaned
+    return result, dropped
+
+
+class Event:
+    """A timestamped annotation on a span (``exception`` events carry the exception)."""
+
+    __slots__ = ("attributes", "name", "time_ns")
+
+    def __init__(
+        self, name: str, time_ns: int, attributes: dict[str, AttributeValue] | None = None
+    ) -> None:
+        self.name = name
+        self.time_ns = time_ns
+        self.attributes: dict[str, AttributeValue] = attributes if attributes is not None else {}
+
+    def __repr__(self) -> str:
+        return f"Event({self.name!r}, {self.time_ns}, {self.attributes!r})"
+
+
+class Span:
+    """One timed operation. Use it as a context manager to make it current for a block.
+
+    Fields are public plain data (listed in the module docstring) so exporters can read them
+    without accessor calls. Mutate through the methods: they respect sampling, limits and the
+    end of the span.
+    """
+
+    __slots__ = (
+        "_processors",
+        "_recording",
+        "_token",
+        "attributes",
+        "baggage",
+        "dropped_attributes_count",
+        "dropped_events_count",
+        "end_ns",
+        "events",
+        "is_remote",
+        "is_remote_parent",
+        "kind",
+        "name",
+        "parent_id",
+        "span_id",
+        "start_ns",
+        "status_code",
+        "status_message",
+        "trace_flags",
+        "trace_id",
+        "trace_state",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        trace_id: int,
+        span_id: int,
+        parent_id: int = 0,
+        trace_flags: int = 0,
+        trace_state: str = "",
+        kind: int = SpanKind.INTERNAL,
+        start_ns: int = 0,
+        attributes: dict[str, AttributeValue] | None = None,
+        *,
+        is_remote_parent: bool = False,
+        is_remote: bool = False,
+        baggage: tuple[BaggageEntry, ...] = (),
+        processors: tuple[SpanProcessor, ...] = (),
+        recording: bool = False,
+    ) -> None:
+        self.name = name
+        self.trace_id = trace_id
+        self.span_id = span_id
+        self.parent_id = parent_id
+        self.trace_flags = trace_flags
+        self.trace_state = trace_state
+        self.kind = kind
+        self.start_ns = start_ns
+        self.end_ns = 0
+        self.attributes: dict[str, AttributeValue] = attributes if attributes is not None else {}
+        self.status_code = StatusCode.UNSET
+        self.status_message = ""
+        self.events: list[Event] = []
+        self.is_remote_parent = is_remote_parent
+        self.is_remote = is_remote
+        self.baggage = baggage
+        self.dropped_attributes_count = 0
+        self.dropped_events_count = 0
+        self._processors = processors
+        self._recording = recording
+        self._token: Token[Span | None] | None = None
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def is_recording(self) -> bool:
+        """Whether changes to this span are kept (sampled, exported somewhere, not yet ended)."""
+        return self._recording
+
+    @property
+    def sampled(self) -> bool:
+        """The W3C sampled flag this span propagates."""
+        return bool(self.trace_flags & FLAG_SAMPLED)
+
+    @property
+    def duration_ns(self) -> int:
+        """``end_ns - start_ns`` once ended, else 0."""
+        return self.end_ns - self.start_ns if self.end_ns else 0
+
+    def __repr__(self) -> str:
+        return (
+            f"<Span {self.name!r} kind={KIND_NAMES.get(self.kind, self.kind)} "
+            f"trace_id={self.trace_id:032x} span_id={self.span_id:016x} "
+            f"parent_id={self.parent_id:016x}>"
+        )
+
+    # -- recording -----------------------------------------------------------------------------
+
+    def set_attribute(self, key: str, value: object) -> None:
+        """Set one attribute (``None`` values are ignored; others are cleaned, see ``clean_value``)."""
+        if not self._recording:
+            return
+        cleaned = clean_value(value)
+        if cleaned is None:
+            return
+        attributes = self.attributes
+        if len(attributes) >= MAX_ATTRIBUTES and key not in attributes:
+            self.dropped_attributes_count += 1
+            return
+        attributes[key] = cleaned
+
+    def set_attributes(self, attributes: Mapping[str, object]) -> None:
+        """Set several attributes at once."""
+        if not self._recording:
+            return
+        try:
+            items = list(attributes.items())
+        except Exception:
+            return
+        for key, value in items:
+            self.set_attribute(key, value)
+
+    def add_event(
+        self,
+        name: str,
+        attributes: Mapping[str, object] | None = None,
+        timestamp_ns: int | None = None,
+    ) -> None:
+        """Add a timestamped event (at most ``MAX_EVENTS`` are kept)."""
+        if not self._recording:
+            return
+        if len(self.events) >= MAX_EVENTS:
+            self.dropped_events_count += 1
+            return
+        cleaned: dict[str, AttributeValue] = {}
+        if attributes:
+            cleaned, _ = clean_attributes(attributes)
+        self.events.append(
+            Event(name, timestamp_ns if timestamp_ns is not None else time_ns(), cleaned)
+        )
+
+    def record_exception(
+        self, exception: BaseException, attributes: Mapping[str, object] | None = None
+    ) -> None:
+        """Add an ``exception`` event (type, message, stack trace); the status is left alone."""
+        if not self._recording:
+            return
+        event: dict[str, object] = {
+            "exception.type": qualified_name(type(exception)),
+            "exception.message": _safe_str(exception),
+        }
+        try:
+            import traceback
+
+            event["exception.stacktrace"] = "".join(
+                traceback.format_exception(type(exception), exception, exception.__traceback__)
+            )
+        except Exception:  # pragma: no cover - a traceback that cannot be formatted
+            pass
+        if attributes:
+            event.update(attributes)
+        self.add_event("exception", event)
+
+    def set_status(self, code: int, message: str = "") -> None:
+        """Set the status. ``OK`` is final; ``UNSET`` is ignored; a message goes with ``ERROR`` only."""
+        if not self._recording or self.status_code == StatusCode.OK:
+            return
+        if code == StatusCode.OK:
+            self.status_code = StatusCode.OK
+            self.status_message = ""
+        elif code == StatusCode.ERROR:
+            self.status_code = StatusCode.ERROR
+            self.status_message = message
+
+    def update_name(self, name: str) -> None:
+        """Rename the span (a server span learns its route after it started)."""
+        if self._recording:
+            self.name = name
+
+    def fail(self, exception: BaseException) -> None:
+        """Record ``exception`` as this span's error: event, ``error.type`` and status ``ERROR``."""
+        if not self._recording:
+            return
+        self.record_exception(exception)
+        if "error.type" not in self.attributes:
+            self.set_attribute("error.type", qualified_name(type(exception)))
+        self.set_status(
+            StatusCode.ERROR, f"{type(exception).__name__}: {_safe_str(exception)}"
+        )
+
+    def end(self, end_ns: int | None = None) -> None:
+        """End the span and hand it to the processors. Ending twice does nothing."""
+        if self.end_ns:
+            return
+        self.end_ns = end_ns if end_ns is not None else time_ns()
+        if not self._recording:
+            return
+        self._recording = False
+        for processor in self._processors:
+            try:
+                processor.on_end(self)
+            except Exception as exc:
+                warn_once(
+                    f"on_end:{type(processor).__qualname__}",
+                    "codetrace: span processor %s failed in on_end; spans may be lost",
+                    type(processor).__qualname__,
+                    exc=exc,
+                )
+
+    # -- current span --------------------------------------------------------------------------
+
+    def activate(self) -> None:
+        """Make this span current in this context (what ``__enter__`` does)."""
+        self._token = current.set(self)
+
+    def deactivate(self) -> None:
+        """Give back the span that was current before :meth:`activate` (without ending)."""
+        token = self._token
+        if token is None:
+            return
+        self._token = None
+        try:
+            current.reset(token)
+        except (ValueError, RuntimeError):
+            # Exited in another context than it was entered in (an async generator finalised
+            # elsewhere, say): that context's current span is not ours to touch.
+            pass
+
+    def __enter__(self) -> Span:
+        self._token = current.set(self)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc is not None and self._recording and is_failure(exc):
+            try:
+                self.fail(exc)
+            except Exception:  # pragma: no cover - defensive: never mask the user's exception
+                pass
+        self.end()
+        token = self._token
+        if token is not None:
+            self._token = None
+            try:
+                current.reset(token)
+            except (ValueError, RuntimeError):
+                pass
+
+
+def is_failure(exc: BaseException) -> bool:
+    """Whether leaving a span with ``exc`` marks it failed.
+
+    ``GeneratorExit`` (a generator closed early) and ``SystemExit`` with a success code are how
+    Python ends things normally; everything else, cancellation included, is recorded.
+    """
+    if isinstance(exc, Exception):
+        return True
+    if isinstance(exc, GeneratorExit):
+        return False
+    if isinstance(exc, SystemExit):
+        return exc.code not in (None, 0)
+    return True
+
+
+class NoopSpan(Span):
+    """The one span handed out while tracing is disabled: does nothing, is never current."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> Span:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        return None
+
+    def end(self, end_ns: int | None = None) -> None:
+        return None
+
+    def activate(self) -> None:
+        return None
+
+
+NOOP_SPAN = NoopSpan("", 0, 0)

@@ -1,0 +1,7 @@
+import requests
+
+_codetrace = "mine"
+
+
+def fetch(url):
+    return requests.get(url)

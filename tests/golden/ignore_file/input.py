@@ -1,0 +1,6 @@
+# codetrace: ignore
+import requests
+
+
+def fetch(url):
+    return requests.get(url)
