@@ -1,4 +1,4 @@
-"""Golden cases: ``tests/golden/<case>/input.py`` → ``expected.py`` (absent: must not change).
+"""Golden cases: ``fixtures/golden/<case>/input.py`` → ``expected.py`` (absent: must not change).
 
 Every case is checked the way black checks itself: the output is exactly the expected bytes,
 compiles, applying again changes nothing, and strip gives the input back byte for byte.
@@ -15,7 +15,7 @@ from codetrace._advice import Options
 from codetrace._engine import compiles, instrument, strip
 from codetrace._rules import RuleSet
 
-CASES = sorted(p for p in (Path(__file__).parent / "golden").iterdir() if p.is_dir())
+CASES = sorted(p for p in (Path(__file__).parent.parent / "fixtures" / "golden").iterdir() if p.is_dir())
 
 
 def _apply(source: bytes, ruleset: RuleSet, options: Options) -> tuple[str, bytes]:
