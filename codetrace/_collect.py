@@ -13,7 +13,16 @@ from dataclasses import dataclass
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
-from codetrace._resolve import CallSite, Scope, _Binding, iter_targets, marker_root
+from codetrace._resolve import (
+    CallSite,
+    ClassInfo,
+    FunctionInfo,
+    Scope,
+    _Binding,
+    dotted_name,
+    iter_targets,
+    marker_root,
+)
 
 DIRECTIVE = re.compile(r"#\s*codetrace:\s*ignore\b")
 
@@ -27,6 +36,8 @@ class ModuleFacts:
     #: nodes where the marker name is bound by something other than the runtime import
     foreign_marker: tuple[cst.CSTNode, ...]
     file_ignored: bool
+    classes: dict[str, ClassInfo]
+    functions: dict[str, FunctionInfo]
 
 
 def collect(
@@ -51,7 +62,7 @@ def collect(
     )
     return ModuleFacts(
         collector.module_scope, tuple(collector.calls), tuple(collector.foreign_marker),
-        file_ignored,
+        file_ignored, collector.classes, collector.functions,
     )
 
 
@@ -99,6 +110,13 @@ class _Collector(cst.CSTVisitor):
         self.instrumented: set[int] = set()
         self.assigned: dict[int, tuple[cst.BaseAssignTargetExpression, cst.SimpleStatementLine]]
         self.assigned = {}
+        self.classes: dict[str, ClassInfo] = {}
+        self.functions: dict[str, FunctionInfo] = {}
+        #: innermost function being visited (None inside a lambda or at class/module level)
+        self.function: list[FunctionInfo | None] = []
+        #: (class, name of the first parameter) for the method whose body is being visited
+        self.method_self: list[tuple[ClassInfo, str] | None] = []
+        self.class_stack: list[ClassInfo] = []
 
     # ----- helpers -------------------------------------------------------------------------
     def _bind(self, name: str, binding: _Binding) -> None:
@@ -182,15 +200,40 @@ class _Collector(cst.CSTVisitor):
         if node.returns is not None:
             node.returns.visit(self)
         self._visit_param_defaults(node.params)
-        self._bind(node.name.value, _Binding("def", self.scope, node.name,
-                                             qname=f"{self.scope.qualname}.{node.name.value}"))
+        qname = f"{self.scope.qualname}.{node.name.value}"
+        in_class = self.scope.kind == "class" and bool(self.class_stack)
+        kind = "method" if in_class else "function"
+        for decorator in node.decorators:
+            name = dotted_name(decorator.decorator)
+            if in_class and name in ("staticmethod", "classmethod", "property"):
+                kind = name
+        self._bind(node.name.value, _Binding("def", self.scope, node.name, qname=qname))
         outer = self._enter("function", node.name.value)
-        self._bind_params(node.params)
+        info = FunctionInfo(
+            qname, self.scope, outer, node.returns.annotation if node.returns else None,
+            kind=kind, is_async=node.asynchronous is not None,
+        )
+        self.functions.setdefault(qname, info)
+        self._bind_params(node.params, info)
+        self.function.append(info)
+        self.method_self.append(self._self_of(node, info))
         self.ignore_depth += ignored
         node.body.visit(self)
         self.ignore_depth -= ignored
+        self.method_self.pop()
+        self.function.pop()
         self.scope = outer
         return False
+
+    def _self_of(
+        self, node: cst.FunctionDef, info: FunctionInfo
+    ) -> tuple[ClassInfo, str] | None:
+        if info.kind not in ("method", "property") or not self.class_stack:
+            return None
+        positional = [*node.params.posonly_params, *node.params.params]
+        if not positional:
+            return None
+        return self.class_stack[-1], positional[0].name.value
 
     def visit_ClassDef(self, node: cst.ClassDef) -> bool:
         ignored = self._def_ignored(node)
@@ -198,12 +241,20 @@ class _Collector(cst.CSTVisitor):
             decorator.visit(self)
         for arg in (*node.bases, *node.keywords):
             arg.visit(self)
-        self._bind(node.name.value, _Binding("def", self.scope, node.name,
-                                             qname=f"{self.scope.qualname}.{node.name.value}"))
+        qname = f"{self.scope.qualname}.{node.name.value}"
+        self._bind(node.name.value, _Binding("class", self.scope, node.name, qname=qname))
         outer = self._enter("class", node.name.value)
+        info = ClassInfo(qname, self.scope, outer, tuple(arg.value for arg in node.bases))
+        self.classes.setdefault(qname, info)
+        self.class_stack.append(info)
+        self.function.append(None)
+        self.method_self.append(None)
         self.ignore_depth += ignored
         node.body.visit(self)
         self.ignore_depth -= ignored
+        self.method_self.pop()
+        self.function.pop()
+        self.class_stack.pop()
         self.scope = outer
         return False
 
@@ -220,8 +271,12 @@ class _Collector(cst.CSTVisitor):
     def visit_Lambda(self, node: cst.Lambda) -> bool:
         self._visit_param_defaults(node.params)
         outer = self._enter("lambda", "<lambda>")
-        self._bind_params(node.params)
+        self._bind_params(node.params, None)
+        self.function.append(None)
+        self.method_self.append(None)
         node.body.visit(self)
+        self.method_self.pop()
+        self.function.pop()
         self.scope = outer
         return False
 
@@ -235,15 +290,25 @@ class _Collector(cst.CSTVisitor):
             if isinstance(star, cst.Param) and star.annotation is not None:
                 star.annotation.visit(self)
 
-    def _bind_params(self, params: cst.Parameters) -> None:
-        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+    def _bind_params(self, params: cst.Parameters, function: FunctionInfo | None) -> None:
+        positional = [*params.posonly_params, *params.params]
+        for index, param in enumerate((*positional, *params.kwonly_params)):
+            name = param.name.value
+            if index == 0 and function is not None and self.class_stack and param in positional:
+                cls = self.class_stack[-1].qname
+                if function.kind in ("method", "property"):
+                    self._bind(name, _Binding("self", self.scope, param.name, qname=cls))
+                    continue
+                if function.kind == "classmethod":
+                    self._bind(name, _Binding("cls", self.scope, param.name, qname=cls))
+                    continue
             if param.annotation is not None:
-                self._bind(param.name.value, _Binding(
+                self._bind(name, _Binding(
                     "annotation", self.scope.parent or self.scope, param.annotation.annotation))
             else:
-                self._bind(param.name.value, _Binding(
-                    "opaque", self.scope, param.name, reason=(
-                        f"`{param.name.value}` is a parameter without an annotation")))
+                self._bind(name, _Binding(
+                    "opaque", self.scope, param.name,
+                    reason=f"`{name}` is a parameter without an annotation"))
         for star in (params.star_arg, params.star_kwarg):
             if isinstance(star, cst.Param):
                 self._bind(star.name.value, _Binding(
@@ -322,7 +387,35 @@ class _Collector(cst.CSTVisitor):
 
     def visit_Assign(self, node: cst.Assign) -> None:
         for target in node.targets:
-            self._bind_target(target.target, self._value_binding(node.value, target.target))
+            binding = self._value_binding(node.value, target.target)
+            if isinstance(target.target, cst.Attribute):
+                self._bind_attribute(target.target, binding)
+            else:
+                self._bind_target(target.target, binding)
+
+    def _bind_attribute(self, target: cst.Attribute, binding: _Binding) -> None:
+        """``self.x = ...`` in a method (class tier), or ``g.db = ...`` (flow tier)."""
+        method = self.method_self[-1] if self.method_self else None
+        if (
+            method is not None
+            and isinstance(target.value, cst.Name)
+            and target.value.value == method[1]
+        ):
+            method[0].instance_attrs.setdefault(target.attr.value, []).append(binding)
+            return
+        dotted = dotted_name(target)
+        if dotted is not None:
+            self.scope.dotted.setdefault(dotted, []).append(binding)
+
+    def visit_Return(self, node: cst.Return) -> None:
+        function = self.function[-1] if self.function else None
+        if function is not None and node.value is not None:
+            function.return_values.append(node.value)
+
+    def visit_Yield(self, node: cst.Yield) -> None:
+        function = self.function[-1] if self.function else None
+        if function is not None:
+            function.is_generator = True
 
     def _value_binding(self, value: cst.BaseExpression, node: cst.CSTNode) -> _Binding:
         if isinstance(value, cst.Name) and value.value == "None":
@@ -330,13 +423,19 @@ class _Collector(cst.CSTVisitor):
         return _Binding("value", self.scope, value)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        binding = _Binding("annotation", self.scope, node.annotation.annotation)
         if isinstance(node.target, cst.Name):
-            self._bind(node.target.value,
-                       _Binding("annotation", self.scope, node.annotation.annotation))
+            self._bind(node.target.value, binding)
+        elif isinstance(node.target, cst.Attribute):
+            self._bind_attribute(node.target, binding)
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        self._bind_target(node.target, _Binding("opaque", self.scope, node.target,
-                                                reason="changed by augmented assignment"))
+        binding = _Binding("opaque", self.scope, node.target,
+                           reason="changed by augmented assignment")
+        if isinstance(node.target, cst.Attribute):
+            self._bind_attribute(node.target, binding)
+        else:
+            self._bind_target(node.target, binding)
 
     def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
         if isinstance(node.target, cst.Name):
@@ -351,9 +450,11 @@ class _Collector(cst.CSTVisitor):
         self._bind_target(node.target, _Binding("opaque", self.scope, node.target,
                                                 reason="a loop variable"))
 
-    def visit_WithItem(self, node: cst.WithItem) -> None:
-        if node.asname is not None:
-            self._bind_target(node.asname.name, _Binding("enter", self.scope, node.item))
+    def visit_With(self, node: cst.With) -> None:
+        kind = "aenter" if node.asynchronous is not None else "enter"
+        for item in node.items:
+            if item.asname is not None:
+                self._bind_target(item.asname.name, _Binding(kind, self.scope, item.item))
 
     def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
         if node.name is not None and isinstance(node.name.name, cst.Name):

@@ -24,6 +24,8 @@ from codetrace._advice import Options, Plan, Skip
 from codetrace._collect import collect
 from codetrace._instrument import apply_plan
 from codetrace._match import Matches, Site, Unresolved, match
+from codetrace._project import ProjectIndex
+from codetrace._resolve import SingleModule
 from codetrace._rules import RuleSet
 from codetrace._strip import strip_module
 
@@ -211,6 +213,8 @@ def _transform(
     options: Options,
     module_name: str,
     is_package: bool,
+    project: ProjectIndex | None,
+    register: bool,
 ) -> tuple[cst.Module | None, Matches, list[tuple[Site, str]]]:
     facts = collect(
         module, module_name=module_name, is_package=is_package,
@@ -226,7 +230,12 @@ def _transform(
         )
     if facts.file_ignored:
         return None, Matches((), (), 0), []
-    found = match(facts, ruleset)
+    if project is not None and register:
+        project.add(module_name, facts)
+    scope: ProjectIndex | SingleModule = (
+        project if project is not None else SingleModule(facts.classes, facts.functions)
+    )
+    found = match(facts, ruleset, scope, options.marker)
     plan, outcomes = _plan(found, options)
     if not plan.replace_call and not plan.insert_after:
         return None, found, outcomes
@@ -242,14 +251,25 @@ def instrument(
     module_name: str = "__main__",
     is_package: bool = False,
     prefilter: Prefilter | None = None,
+    project: ProjectIndex | None = None,
     self_check: bool = True,
 ) -> FileResult:
-    """Instrument one file's bytes. Never raises; failures come back as error results."""
+    """Instrument one file's bytes. Never raises; failures come back as error results.
+
+    With a ``project``, receivers resolve across the project's modules and the prefilter lets
+    through files that reach a rule's library through them.
+    """
     try:
-        if prefilter is not None and not prefilter.may_match(source):
-            return FileResult(path, "unchanged")
+        if prefilter is not None:
+            passes = (
+                project.reaches(source, module_name, is_package, prefilter.may_match)
+                if project is not None else prefilter.may_match(source)
+            )
+            if not passes:
+                return FileResult(path, "unchanged")
         module = parse(source)
-        new_module, found, outcomes = _transform(module, ruleset, options, module_name, is_package)
+        new_module, found, outcomes = _transform(
+            module, ruleset, options, module_name, is_package, project, self_check)
         positions = _positions(module) if (found.sites or found.unresolved) else {}
         sites = tuple(
             SiteReport(*_where(positions, site.call.node), site.rule.id, site.rule.advice,
@@ -262,7 +282,8 @@ def instrument(
                               ignored=found.ignored)
         output = new_module.bytes
         if self_check:
-            problem = _self_check(source, output, path, ruleset, options, module_name, is_package)
+            problem = _self_check(source, output, path, ruleset, options, module_name,
+                                  is_package, project)
             if problem:
                 raise _Failure(1, f"self-check failed, file left untouched: {problem}")
         return FileResult(path, "changed", output=output, sites=sites, unresolved=unresolved,
@@ -291,12 +312,13 @@ def _self_check(
     options: Options,
     module_name: str,
     is_package: bool,
+    project: ProjectIndex | None,
 ) -> str:
     problem = compiles(output, path)
     if problem:
         return f"output does not compile ({problem})"
     again = instrument(output, path, ruleset, options, module_name=module_name,
-                       is_package=is_package, self_check=False)
+                       is_package=is_package, project=project, self_check=False)
     if again.status == "error":
         return f"output does not re-parse ({again.error})"
     if again.status == "changed":

@@ -7,7 +7,15 @@ from dataclasses import dataclass
 import libcst as cst
 
 from codetrace._collect import ModuleFacts
-from codetrace._resolve import CallSite, Inst, Ref, Resolver, Unknown, dotted_name
+from codetrace._resolve import (
+    TIER_NAMES,
+    CallSite,
+    Project,
+    Ref,
+    Resolver,
+    Unknown,
+    dotted_name,
+)
 from codetrace._rules import Rule, RuleSet
 
 
@@ -18,7 +26,7 @@ class Site:
     call: CallSite
     rule: Rule
     qname: str
-    how: str  # how the callee was resolved: "name" (imports) or "receiver type"
+    how: str  # the deepest resolution tier the match needed (TIER_NAMES)
 
 
 @dataclass(frozen=True)
@@ -38,28 +46,24 @@ class Matches:
     ignored: int
 
 
-def match(facts: ModuleFacts, ruleset: RuleSet) -> Matches:
+def match(facts: ModuleFacts, ruleset: RuleSet, project: Project, marker: str) -> Matches:
     """Every call in ``facts`` that a rule of ``ruleset`` matches, and the near misses."""
     table = ruleset.by_call()
     methods = ruleset.method_names()
-    resolver = Resolver(ruleset)
+    resolver = Resolver(ruleset, project, marker)
     sites: list[Site] = []
     unresolved: list[Unresolved] = []
     ignored = 0
     for call in facts.calls:
         if call.instrumented:
             continue
+        resolver.begin()
         callee = resolver.evaluate(call.node.func, call.scope)
         if isinstance(callee, Ref) and callee.qname in table:
             if call.ignored:
                 ignored += 1
                 continue
-            receiver = call.node.func
-            how = "name"
-            if isinstance(receiver, cst.Attribute):
-                base = resolver.evaluate(receiver.value, call.scope)
-                if isinstance(base, Inst):
-                    how = "receiver type"
+            how = TIER_NAMES[max(resolver.tiers, default=1)]
             sites.append(Site(call, table[callee.qname], callee.qname, how))
             continue
         func = call.node.func

@@ -1,23 +1,29 @@
 """What does a name or a call refer to? A light resolver of our own over the libcst tree.
 
-libcst's ScopeProvider + QualifiedNameProvider answer this too, but cost ~10x the parse
-(DESIGN.md, "Where the time goes"). This module does one pass that records, per scope, every
-binding of every name, then evaluates expressions lazily:
+libcst's ScopeProvider + QualifiedNameProvider answer part of this, but cost ~10x the parse
+(DESIGN.md, "Where the time goes"), and say nothing of receiver types. ``_collect`` does one pass
+that records, per scope, every binding of every name (and, per class, every ``self.x = ...``);
+this module evaluates expressions lazily against those facts:
 
 * ``Ref(qname)``  — the expression *is* a module, class or function with that qualified name;
 * ``Inst(type)``  — the expression is an instance of that type;
 * ``Unknown(why)`` — we cannot tell, and say why (``codetrace explain`` shows it).
 
-Soundness comes first: a name resolves only when *every* binding of it in its scope agrees
-(``None`` bindings excepted: calling a method on ``None`` fails the same way traced or not).
-A wrong match would rewrite the wrong call; an unresolved one is only reported.
+Resolution works in tiers (DESIGN.md): 1 imports and constructor/factory calls; 2 flow inside a
+scope (assignments, ``with``, annotations, parameters); 3 ``self`` attributes, class attributes and
+project subclasses; 4 the project's own functions' return types; 5 other modules of the project.
+
+Soundness comes first: a name resolves only when *every* binding of it agrees (``None`` excepted:
+calling a method on ``None`` fails the same way traced or not). A wrong match would rewrite the
+wrong call; an unresolved one is only reported.
 """
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import libcst as cst
 
@@ -46,6 +52,7 @@ class Unknown:
 
 
 Value = Ref | Inst | Unknown
+NONE = Unknown("None")
 
 _LITERAL_TYPES: dict[type[cst.CSTNode], str] = {
     cst.Dict: "builtins.dict",
@@ -64,12 +71,24 @@ _LITERAL_TYPES: dict[type[cst.CSTNode], str] = {
     cst.GeneratorExp: "builtins.generator",
 }
 
+#: tiers, in the order of DESIGN.md; ``explain`` reports the deepest one a match needed
+TIER_NAMES = {
+    1: "imports",
+    2: "scope flow",
+    3: "self/class attribute",
+    4: "return type",
+    5: "cross-module",
+}
+
 
 @dataclass
 class _Binding:
-    """One way a name gets bound: evaluated lazily, since it may depend on other names."""
+    """One way a name gets bound: evaluated lazily, since it may depend on other names.
 
-    kind: str  # import | value | annotation | enter | def | opaque | none
+    kinds: import | value | annotation | enter | aenter | def | class | self | cls | opaque | none
+    """
+
+    kind: str
     scope: Scope
     node: cst.BaseExpression | None = None
     qname: str = ""
@@ -84,6 +103,8 @@ class Scope:
     parent: Scope | None
     qualname: str
     bindings: dict[str, list[_Binding]] = field(default_factory=dict)
+    #: attribute paths assigned in this scope (``g.db = ...``), keyed ``"g.db"``
+    dotted: dict[str, list[_Binding]] = field(default_factory=dict)
     globals: set[str] = field(default_factory=set)
     nonlocals: set[str] = field(default_factory=set)
     star_import: bool = False
@@ -107,6 +128,31 @@ class Scope:
         return self
 
 
+@dataclass(eq=False)
+class ClassInfo:
+    """A class of the project: its body scope, its bases, and ``self.x = ...`` in its methods."""
+
+    qname: str
+    scope: Scope
+    outer: Scope
+    bases: tuple[cst.BaseExpression, ...]
+    instance_attrs: dict[str, list[_Binding]] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class FunctionInfo:
+    """A function of the project: what it is declared or seen to return."""
+
+    qname: str
+    scope: Scope
+    outer: Scope
+    returns: cst.BaseExpression | None
+    return_values: list[cst.BaseExpression] = field(default_factory=list)
+    kind: str = "function"  # function | method | staticmethod | classmethod | property
+    is_async: bool = False
+    is_generator: bool = False
+
+
 @dataclass(frozen=True)
 class CallSite:
     """A call found in the file, with what the resolver needs to judge it."""
@@ -120,8 +166,24 @@ class CallSite:
     statement: cst.SimpleStatementLine | None
     #: the call is already instrumented (an argument of ``_codetrace.*``, or hooked below)
     instrumented: bool
-    #: line span of the statement the call stands in (for ``# codetrace: ignore``)
+    #: a ``# codetrace: ignore`` directive covers the call
     ignored: bool
+
+
+class Project(Protocol):
+    """What the resolver needs of the project: other modules' facts, on demand."""
+
+    def module_exists(self, name: str) -> bool: ...
+
+    def module_scope(self, name: str) -> Scope | None: ...
+
+    def class_info(self, qname: str) -> ClassInfo | None: ...
+
+    def function_info(self, qname: str) -> FunctionInfo | None: ...
+
+    def sibling_classes(self, qname: str) -> Sequence[ClassInfo]:
+        """The classes defined in the module that defines ``qname`` (subclass checks)."""
+        ...
 
 
 def marker_root(node: cst.BaseExpression, marker: str) -> bool:
@@ -144,50 +206,118 @@ def dotted_name(node: cst.BaseExpression) -> str | None:
 
 
 class Resolver:
-    """Evaluates expressions of one module against its scopes and the rule set's types."""
+    """Evaluates expressions against scopes, the project's modules and the rules' types.
 
-    def __init__(self, ruleset: RuleSet) -> None:
+    ``tiers`` collects the tiers the last evaluations needed (reset with :meth:`begin`).
+    """
+
+    def __init__(self, ruleset: RuleSet, project: Project, marker: str = "_codetrace") -> None:
         self.ruleset = ruleset
+        self.project = project
+        self.marker = marker
+        self.tiers: set[int] = set()
         self._active: set[tuple[int, str]] = set()
+        self._memo: dict[tuple[int, str], tuple[Value, frozenset[int]]] = {}
 
+    def begin(self) -> None:
+        self.tiers = set()
+
+    # ----- expressions ---------------------------------------------------------------------
     def evaluate(self, node: cst.BaseExpression, scope: Scope) -> Value:
         """What ``node``, evaluated in ``scope``, refers to."""
         if isinstance(node, cst.Name):
+            if node.value == "None":
+                return NONE
             return self.lookup(node.value, scope)
         if isinstance(node, cst.Attribute):
-            base = self.evaluate(node.value, scope)
-            if isinstance(base, Ref):
-                return Ref(self.ruleset.canonical(f"{base.qname}.{node.attr.value}"))
-            if isinstance(base, Inst):
-                return Ref(self.ruleset.canonical(f"{base.type}.{node.attr.value}"))
-            return base
+            dotted = dotted_name(node)
+            if dotted is not None:
+                assigned = self._dotted_bindings(dotted, scope)
+                if assigned is not None:
+                    self.tiers.add(2)
+                    return self._agree(dotted, assigned)
+            return self.attribute(self.evaluate(node.value, scope), node.attr.value)
         if isinstance(node, cst.Call):
-            callee = self.evaluate(node.func, scope)
-            if isinstance(callee, Ref):
-                returned = self.ruleset.returns.get(callee.qname)
-                if returned is not None:
-                    return Inst(self.ruleset.canonical(returned))
-                return Unknown(f"what {callee.qname}() returns is not declared")
-            return callee
+            unwrapped = self._unwrap_injected(node)
+            if unwrapped is not None:
+                return self.evaluate(unwrapped, scope)
+            return self.call(self.evaluate(node.func, scope))
+        if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.Or):
+            return _one_of([self.evaluate(node.left, scope), self.evaluate(node.right, scope)],
+                           "`or` of different things")
+        if isinstance(node, cst.IfExp):
+            return _one_of([self.evaluate(node.body, scope), self.evaluate(node.orelse, scope)],
+                           "conditional of different things")
+        if isinstance(node, cst.Await):
+            return Unknown("an awaited value")
         literal = _LITERAL_TYPES.get(type(node))
         if literal is not None:
             return Inst(literal)
         return Unknown(f"a {type(node).__name__} expression is not resolved")
 
+    def _unwrap_injected(self, node: cst.Call) -> cst.BaseExpression | None:
+        """Code codetrace injected evaluates as the code it wraps, so a second run sees the same
+        types as the first (``_codetrace.traced(f, "r")(x)`` is ``f(x)``; a hook returns its
+        argument)."""
+        func = node.func
+        if (
+            isinstance(func, cst.Call)
+            and marker_root(func.func, self.marker)
+            and func.args
+        ):
+            return node.with_changes(func=func.args[0].value)
+        if marker_root(func, self.marker) and dotted_name(func) is not None and len(node.args) == 1:
+            path = str(dotted_name(func)).split(".")
+            if len(path) == 3 and path[1] == "hooks":
+                return node.args[0].value
+        return None
+
+    def call(self, callee: Value) -> Value:
+        """What calling ``callee`` returns."""
+        if not isinstance(callee, Ref):
+            return callee if isinstance(callee, Unknown) else Unknown(
+                f"calling an instance of {callee.type}")
+        returned = self.ruleset.returns.get(callee.qname)
+        if returned is not None:
+            return Inst(self.ruleset.canonical(returned))
+        if self.project.class_info(callee.qname) is not None:
+            return Inst(callee.qname)
+        function = self.project.function_info(callee.qname)
+        if function is not None:
+            return self._returns(function)
+        if callee.qname.startswith("builtins."):
+            name = callee.qname.split(".", 1)[1]
+            if isinstance(getattr(builtins, name, None), type):
+                return Inst(callee.qname)
+        return Unknown(f"what {callee.qname}() returns is not declared")
+
+    def attribute(self, base: Value, attr: str) -> Value:
+        """``base.attr``: class members for project classes, qualified names for the rest."""
+        if isinstance(base, Ref):
+            if self.project.class_info(base.qname) is not None:
+                return self._member(base.qname, attr, set())
+            return self._deref(self.ruleset.canonical(f"{base.qname}.{attr}"))
+        if isinstance(base, Inst):
+            if self.project.class_info(base.type) is not None:
+                return self._member(base.type, attr, set())
+            return Ref(self.ruleset.canonical(f"{base.type}.{attr}"))
+        return base
+
     def annotation(self, node: cst.BaseExpression, scope: Scope) -> Value:
         """The instance type an annotation declares (``X``, ``X | None``, ``Optional[X]``)."""
         if isinstance(node, cst.SimpleString):
             try:
-                inner = cst.parse_expression(node.evaluated_value)
+                inner = cst.parse_expression(str(node.evaluated_value))
             except (cst.ParserSyntaxError, TypeError):
                 return Unknown("string annotation does not parse")
             return self.annotation(inner, scope)
         if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitOr):
             return _one_of(
-                [self.annotation(node.left, scope), self.annotation(node.right, scope)]
+                [self.annotation(node.left, scope), self.annotation(node.right, scope)],
+                "union of several types",
             )
         if isinstance(node, cst.Name) and node.value == "None":
-            return Unknown("None")
+            return NONE
         if isinstance(node, cst.Subscript):
             head = self.evaluate(node.value, scope)
             if isinstance(head, Ref) and head.qname in ("typing.Optional", "typing.Union"):
@@ -196,13 +326,14 @@ class Resolver:
                     for el in node.slice
                     if isinstance(el.slice, cst.Index)
                 ]
-                return _one_of(members)
+                return _one_of(members, "union of several types")
             return Unknown("generic annotation")
         value = self.evaluate(node, scope)
         if isinstance(value, Ref):
             return Inst(self.ruleset.canonical(value.qname))
         return Unknown("annotation does not name a known type")
 
+    # ----- names ---------------------------------------------------------------------------
     def lookup(self, name: str, scope: Scope) -> Value:
         """The value of ``name`` seen from ``scope``, by Python's scoping rules."""
         found = _find_bindings(name, scope)
@@ -213,47 +344,183 @@ class Resolver:
                 return Ref(f"builtins.{name}")
             return Unknown(f"`{name}` is not bound in this module")
         key = (id(found[0].scope), name)
+        memo = self._memo.get(key)
+        if memo is not None:
+            self.tiers.update(memo[1])
+            return memo[0]
         if key in self._active:
             return Unknown(f"`{name}` is defined in terms of itself")
         self._active.add(key)
+        outer_tiers, self.tiers = self.tiers, set()
         try:
-            values = [self._binding_value(b) for b in found if b.kind != "none"]
+            value = self._agree(name, found)
         finally:
             self._active.discard(key)
-        if not values:
-            return Unknown(f"`{name}` is only ever None")
+            inner_tiers, self.tiers = self.tiers, outer_tiers | self.tiers
+        self._memo[key] = (value, frozenset(inner_tiers))
+        return value
+
+    def _agree(self, name: str, bindings: Sequence[_Binding]) -> Value:
+        values = [self._binding_value(b) for b in bindings if b.kind != "none"]
         return _agree(name, values)
 
     def _binding_value(self, binding: _Binding) -> Value:
-        if binding.kind in ("import", "def"):
-            return Ref(self.ruleset.canonical(binding.qname))
-        if binding.kind == "value" and binding.node is not None:
+        kind = binding.kind
+        if kind == "import":
+            self.tiers.add(1)
+            return self._deref(self.ruleset.canonical(binding.qname))
+        if kind == "def":
+            function = self.project.function_info(binding.qname)
+            if function is not None and function.kind == "property":
+                return self._returns(function)
+            return Ref(binding.qname)
+        if kind in ("class", "cls"):
+            return Ref(binding.qname)
+        if kind == "self":
+            self.tiers.add(3)
+            return Inst(binding.qname)
+        if kind == "value" and binding.node is not None:
+            self.tiers.add(2)
             return self.evaluate(binding.node, binding.scope)
-        if binding.kind == "annotation" and binding.node is not None:
+        if kind == "annotation" and binding.node is not None:
+            self.tiers.add(2)
             return self.annotation(binding.node, binding.scope)
-        if binding.kind == "enter" and binding.node is not None:
+        if kind in ("enter", "aenter") and binding.node is not None:
+            self.tiers.add(2)
             entered = self.evaluate(binding.node, binding.scope)
+            dunder = "__enter__" if kind == "enter" else "__aenter__"
             if isinstance(entered, Inst):
-                returned = self.ruleset.returns.get(f"{entered.type}.__enter__")
+                returned = self.ruleset.returns.get(f"{entered.type}.{dunder}")
                 if returned is not None:
                     return Inst(self.ruleset.canonical(returned))
-                return Unknown(f"what {entered.type}.__enter__() returns is not declared")
+                method = self.project.function_info(f"{entered.type}.{dunder}")
+                if method is not None and kind == "enter":
+                    return self._returns(method)
+                return Unknown(f"what {entered.type}.{dunder}() returns is not declared")
             return entered
+        if kind == "none":
+            return NONE
         return Unknown(binding.reason or "bound in a way that is not resolved")
 
+    def _dotted_bindings(self, dotted: str, scope: Scope) -> list[_Binding] | None:
+        """``g.db`` assigned in this function (or at module level) before it is read here."""
+        for candidate in (scope, scope.module()):
+            found = candidate.dotted.get(dotted)
+            if found:
+                return found
+        return None
 
-def _one_of(values: Sequence[Value]) -> Value:
-    real = [v for v in values if not (isinstance(v, Unknown) and v.reason == "None")]
-    if len(real) == 1:
-        return real[0]
-    return Unknown("union of several types")
+    # ----- the project ---------------------------------------------------------------------
+    def _deref(self, qname: str) -> Value:
+        """``pkg.mod.name`` of the project → what ``name`` is bound to in ``pkg.mod``."""
+        if self.project.class_info(qname) or self.project.function_info(qname):
+            return Ref(qname)
+        parts = qname.split(".")
+        for end in range(len(parts) - 1, 0, -1):
+            module = ".".join(parts[:end])
+            if not self.project.module_exists(module):
+                continue
+            scope = self.project.module_scope(module)
+            if scope is None:
+                return Unknown(f"module {module} of the project could not be read")
+            self.tiers.add(5)
+            value = self.lookup(parts[end], scope)
+            for attr in parts[end + 1:]:
+                value = self.attribute(value, attr)
+            return value
+        return Ref(qname)
+
+    def _returns(self, function: FunctionInfo) -> Value:
+        self.tiers.add(4)
+        if function.is_async:
+            return Unknown(f"{function.qname} is async (its call returns a coroutine)")
+        if function.is_generator:
+            return Unknown(f"{function.qname} is a generator")
+        if function.returns is not None:
+            return self.annotation(function.returns, function.outer)
+        key = (id(function), "<return>")
+        if key in self._active:
+            return Unknown(f"{function.qname} returns in terms of itself")
+        self._active.add(key)
+        try:
+            values = [self.evaluate(v, function.scope) for v in function.return_values]
+        finally:
+            self._active.discard(key)
+        if not values:
+            return Unknown(f"{function.qname} returns nothing")
+        return _agree(f"{function.qname}()", values)
+
+    def _subclasses(self, cls: str) -> list[ClassInfo]:
+        """Subclasses of ``cls`` defined in its own module (transitively)."""
+        found: list[ClassInfo] = []
+        wanted = {cls}
+        changed = True
+        siblings = list(self.project.sibling_classes(cls))
+        while changed:
+            changed = False
+            for info in siblings:
+                if info.qname in wanted:
+                    continue
+                bases = [self.evaluate(base, info.outer) for base in info.bases]
+                if any(isinstance(b, Ref) and b.qname in wanted for b in bases):
+                    wanted.add(info.qname)
+                    found.append(info)
+                    changed = True
+        return found
+
+    def _member(self, cls: str, attr: str, seen: set[str]) -> Value:
+        """``attr`` on a project class or its instances: own body, ``self.x``, then bases.
+
+        A subclass in the same module that defines ``attr`` too makes it unresolved: at run
+        time the object may be an instance of that subclass.
+        """
+        info = self.project.class_info(cls)
+        if info is None or cls in seen:
+            return Unknown(f"class {cls} is not resolved")
+        if not seen:
+            for sub in self._subclasses(cls):
+                if attr in sub.scope.bindings or attr in sub.instance_attrs:
+                    return Unknown(f"`{attr}` is overridden in subclass {sub.qname}")
+        seen.add(cls)
+        self.tiers.add(3)
+        own = [*info.scope.bindings.get(attr, ()), *info.instance_attrs.get(attr, ())]
+        if own:
+            return self._agree(f"{cls.rsplit('.', 1)[-1]}.{attr}", own)
+        bases = [self.evaluate(base, info.outer) for base in info.bases]
+        for base in bases:
+            if isinstance(base, Ref) and self.project.class_info(base.qname) is not None:
+                found = self._member(base.qname, attr, seen)
+                if not (isinstance(found, Unknown) and found.reason.startswith("no attribute")):
+                    return found
+                continue
+            if isinstance(base, Ref) and base.qname not in ("builtins.object",):
+                if len(bases) > 1:
+                    return Unknown(f"{cls} has several bases; `{attr}` may come from any")
+                return Ref(self.ruleset.canonical(f"{base.qname}.{attr}"))
+            if isinstance(base, Unknown):
+                return Unknown(f"a base class of {cls} is not resolved: {base.reason}")
+        return Unknown(f"no attribute `{attr}` on {cls}")
+
+
+def _one_of(values: Sequence[Value], different: str) -> Value:
+    real = [v for v in values if v != NONE]
+    if not real:
+        return NONE
+    first = real[0]
+    if all(v == first for v in real[1:]):
+        return first
+    unknown = next((v for v in real if isinstance(v, Unknown)), None)
+    return unknown if unknown is not None else Unknown(different)
 
 
 def _agree(name: str, values: Sequence[Value]) -> Value:
-    first = values[0]
-    if all(v == first for v in values[1:]):
+    real = [v for v in values if v != NONE]
+    if not real:
+        return Unknown(f"`{name}` is only ever None")
+    first = real[0]
+    if all(v == first for v in real[1:]):
         return first
-    unknown = next((v for v in values if isinstance(v, Unknown)), None)
+    unknown = next((v for v in real if isinstance(v, Unknown)), None)
     if unknown is not None:
         return Unknown(f"`{name}` has a binding that is not resolved: {unknown.reason}")
     return Unknown(f"`{name}` is bound to different things")
@@ -285,3 +552,36 @@ def iter_targets(node: cst.BaseExpression) -> Iterator[cst.BaseExpression]:
         yield from iter_targets(node.value)
     else:
         yield node
+
+
+class SingleModule:
+    """A :class:`Project` that knows one module only (no cross-module tier)."""
+
+    def __init__(
+        self,
+        classes: dict[str, ClassInfo] | None = None,
+        functions: dict[str, FunctionInfo] | None = None,
+    ) -> None:
+        self.classes = classes or {}
+        self.functions = functions or {}
+
+    def module_exists(self, name: str) -> bool:
+        return False
+
+    def module_scope(self, name: str) -> Scope | None:
+        return None
+
+    def class_info(self, qname: str) -> ClassInfo | None:
+        return self.classes.get(qname)
+
+    def function_info(self, qname: str) -> FunctionInfo | None:
+        return self.functions.get(qname)
+
+    def sibling_classes(self, qname: str) -> Sequence[ClassInfo]:
+        return list(self.classes.values())
+
+
+__all__ = [
+    "TIER_NAMES", "CallSite", "Callable", "ClassInfo", "FunctionInfo", "Inst", "Project", "Ref",
+    "Resolver", "Scope", "SingleModule", "Unknown", "Value",
+]

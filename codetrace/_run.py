@@ -18,6 +18,7 @@ from codetrace import _discover, _engine
 from codetrace._advice import Options
 from codetrace._config import Config
 from codetrace._engine import FileResult, Prefilter
+from codetrace._project import ProjectIndex
 from codetrace._report import Report
 from codetrace._rules import RuleSet
 from codetrace._write import WriteError, atomic_write, copy_file, unified_diff
@@ -47,7 +48,22 @@ def _display(path: Path) -> str:
         return path.as_posix()
 
 
-def process(job: Job, source: _discover.Source, prefilter: Prefilter) -> FileResult:
+def project_roots(sources: Sequence[_discover.Source]) -> list[Path]:
+    """Import roots: the folder above each source's top-level package."""
+    roots: dict[Path, None] = {}
+    for source in sources:
+        root = source.path.resolve().parent
+        for _ in range(source.module_name.count(".")):
+            root = root.parent
+        if source.is_package:
+            root = root.parent
+        roots[root] = None
+    return list(roots)
+
+
+def process(
+    job: Job, source: _discover.Source, prefilter: Prefilter, project: ProjectIndex | None = None
+) -> FileResult:
     """Read one file and run the engine on it (no writing)."""
     shown = _display(source.path)
     try:
@@ -58,9 +74,14 @@ def process(job: Job, source: _discover.Source, prefilter: Prefilter) -> FileRes
     if job.action == "apply":
         return _engine.instrument(
             data, shown, job.ruleset, options, module_name=source.module_name,
-            is_package=source.is_package, prefilter=prefilter,
+            is_package=source.is_package, prefilter=prefilter, project=project,
         )
     return _engine.strip(data, shown, options)
+
+
+def new_project(job: Job, sources: Sequence[_discover.Source]) -> ProjectIndex:
+    return ProjectIndex(project_roots(sources), marker=Options().marker,
+                        runtime=job.config.runtime)
 
 
 def _out_target(job: Job, source: _discover.Source) -> Path:
@@ -75,9 +96,10 @@ def run(job: Job, report: Report) -> int:
     """Process every file of ``job``; return the exit code."""
     prefilter = Prefilter.for_rules(job.ruleset)
     sources = list(_discover.iter_sources(job.paths, job.config))
+    project = new_project(job, sources)
     written: set[Path] = set()
     for source in sources:
-        result = process(job, source, prefilter)
+        result = process(job, source, prefilter, project)
         if job.write_back is WriteBack.OUT:
             target = _out_target(job, source)
             written.add(target.resolve())

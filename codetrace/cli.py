@@ -15,7 +15,7 @@ import typer
 from codetrace import __version__, _config, _rules
 from codetrace._engine import FileResult
 from codetrace._report import EXIT_ERROR, Report
-from codetrace._run import Job, WriteBack, check_out_dir, process, run
+from codetrace._run import Job, WriteBack, check_out_dir, new_project, process, run
 
 app = typer.Typer(
     name="codetrace",
@@ -161,8 +161,10 @@ def explain_command(
     prefilter = Prefilter.for_rules(ruleset)
     failed = False
     documents = []
-    for source in _discover.iter_sources(job.paths, config):
-        result = process(job, source, prefilter)
+    sources = list(_discover.iter_sources(job.paths, config))
+    project = new_project(job, sources)
+    for source in sources:
+        result = process(job, source, prefilter, project)
         failed |= result.status == "error"
         if not (result.sites or result.unresolved or result.error):
             continue

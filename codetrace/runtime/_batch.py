@@ -191,7 +191,7 @@ class BatchSpanProcessor:
         return True
 
     def _run(self) -> None:
-        delay_s = self.schedule_delay_ms / 1000.0
+        delay_s = min(self.schedule_delay_ms / 1000.0, threading.TIMEOUT_MAX)
         while True:
             waiters: list[threading.Event] = []
             stopping = False
@@ -213,7 +213,12 @@ class BatchSpanProcessor:
                 return
 
     def _drain(self) -> None:
-        """Export what is queued now, batch by batch; spans that arrive meanwhile wait a turn."""
+        """Export what is queued now, batch by batch; spans that arrive meanwhile wait a turn.
+
+        When stopping (shutdown, process exit) and a batch fails, the rest is dropped and
+        counted rather than tried: each further batch would wait out the exporter's timeout
+        against the same unreachable collector, and the process is waiting to exit.
+        """
         with self._lock:
             budget = len(self._queue)
         while budget > 0:
@@ -223,11 +228,16 @@ class BatchSpanProcessor:
                     return
                 batch = [self._queue.popleft() for _ in range(count)]
             budget -= count
-            self._export(batch)
+            if not self._export(batch) and self._stopping:
+                with self._lock:
+                    abandoned = len(self._queue)
+                    self._queue.clear()
+                self.failed_spans += abandoned
+                return
 
-    def _export(self, batch: list[Sampleable]) -> None:
+    def _export(self, batch: list[Sampleable]) -> bool:
         try:
-            delivered = self.exporter.export(batch)
+            delivered = bool(self.exporter.export(batch))
         except Exception as exc:
             delivered = False
             _log_once(f"codetrace: span exporter {self.exporter!r} raised {type(exc).__name__}")
@@ -235,6 +245,7 @@ class BatchSpanProcessor:
             self.exported_spans += len(batch)
         else:
             self.failed_spans += len(batch)
+        return delivered
 
     def _flush(self, timeout_s: float, *, stop: bool) -> bool:
         done = threading.Event()
@@ -260,7 +271,7 @@ class BatchSpanProcessor:
                 waiter.set()
             return True
         self._wakeup.set()
-        return done.wait(max(0.0, timeout_s))
+        return done.wait(min(max(0.0, timeout_s), threading.TIMEOUT_MAX))
 
     def _after_fork_in_child(self) -> None:
         self._reset_runtime_state()

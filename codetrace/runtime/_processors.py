@@ -4,7 +4,8 @@ Right for tests (the in-memory exporter sees a span the moment it ends) and for 
 JSON-lines exporters, whose writes are cheap and whose output is easier to follow in order. The
 batching processor (bounded queue, background thread, fork-safe) for network exporters lives in
 ``_batch``. An exporter that fails or returns ``False`` is counted in ``export_errors`` and
-logged once; the span is dropped and the application goes on.
+logged once (by the exporter when it returns ``False``, here when it raises); the span is
+dropped and the application goes on.
 """
 
 from __future__ import annotations
@@ -39,14 +40,17 @@ class SimpleSpanProcessor:
         except Exception as exc:
             ok, error = False, exc
         if not ok:
+            # An exporter that returns False reports its own reason; one that raises is ours
+            # to report.
             self.export_errors += 1
-            name = type(self.exporter).__qualname__
-            warn_once(
-                f"export:{name}",
-                "codetrace: exporter %s failed; its spans are dropped (counted in export_errors)",
-                name,
-                exc=error,
-            )
+            if error is not None:
+                name = type(self.exporter).__qualname__
+                warn_once(
+                    f"export:{name}",
+                    "codetrace: exporter %s raised; its spans are dropped (see export_errors)",
+                    name,
+                    exc=error,
+                )
 
     def force_flush(self, timeout_s: float = 30.0) -> bool:
         return True

@@ -156,13 +156,22 @@ def silent_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture(autouse=True)
-def _clean_otel_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests start from an environment without OTEL_* settings or proxies."""
+def _clean_otel_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Tests start from an environment without OTEL_* settings or proxies.
+
+    The runtime caches its resource (read from the environment) on first use: forget it on
+    both sides of each test so a test's variables neither leak out nor are missed.
+    """
     import os
+
+    from codetrace.runtime import _resource
 
     for name in list(os.environ):
         if name.startswith("OTEL_") or name.lower().endswith("_proxy"):
             monkeypatch.delenv(name)
+    _resource.forget()
+    yield
+    _resource.forget()
 
 
 def hex_ids_to_base64(obj: Any) -> Any:

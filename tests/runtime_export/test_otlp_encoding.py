@@ -10,13 +10,13 @@ import pytest
 
 pytest.importorskip("opentelemetry.proto")
 
-from google.protobuf import json_format  # noqa: E402
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (  # noqa: E402
+from google.protobuf import json_format
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
 )
 
-from codetrace import __version__  # noqa: E402
-from codetrace.runtime._otlp import encode_json, encode_protobuf  # noqa: E402
+from codetrace import __version__
+from codetrace.runtime._otlp import encode_json, encode_protobuf
 
 TRACE_ID = 0x0AF7651916CD43DD8448EB211C80319C
 RESOURCE = {"service.name": "checkout", "deployment.environment": "test", "host.cpus": 2}
@@ -225,9 +225,7 @@ def test_protobuf_and_json_decode_to_the_same_message(
         ("x" * 300, "string_value", "x" * 300),  # a length that needs a two-byte varint
     ],
 )
-def test_edge_values(
-    span_cls: Any, hex_to_b64: Any, value: Any, field: str, expected: Any
-) -> None:
+def test_edge_values(span_cls: Any, hex_to_b64: Any, value: Any, field: str, expected: Any) -> None:
     span = span_cls(attributes={"v": value})
     for message in (
         decode_protobuf(encode_protobuf([span], {})),
@@ -261,7 +259,9 @@ def test_nan_nested_and_odd_values(span_cls: Any, hex_to_b64: Any) -> None:
         decode_protobuf(encode_protobuf([span], {})),
         decode_json(encode_json([span], {}), hex_to_b64),
     ):
-        attrs = {kv.key: kv.value for kv in message.resource_spans[0].scope_spans[0].spans[0].attributes}
+        attrs = {
+            kv.key: kv.value for kv in message.resource_spans[0].scope_spans[0].spans[0].attributes
+        }
         assert set(attrs) == {"nan", "nested", "mapping", "odd", "tuple"}
         assert math.isnan(attrs["nan"].double_value)
         nested = attrs["nested"].array_value.values

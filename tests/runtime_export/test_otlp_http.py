@@ -11,12 +11,12 @@ import pytest
 
 pytest.importorskip("opentelemetry.proto")
 
-from google.protobuf import json_format  # noqa: E402
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (  # noqa: E402
+from google.protobuf import json_format
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
 )
 
-from codetrace.runtime._otlp import (  # noqa: E402
+from codetrace.runtime._otlp import (
     OTLPSpanExporter,
     create_otlp_exporter_from_env,
 )
@@ -165,9 +165,12 @@ def test_env_timeout_is_milliseconds_and_kwargs_override(monkeypatch: pytest.Mon
 
 
 def test_resource_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    from codetrace.runtime import _resource
+
     monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "service.name=from-attrs,team=pay%20ments")
     assert OTLPSpanExporter().resource["service.name"] == "from-attrs"
     monkeypatch.setenv("OTEL_SERVICE_NAME", "from-service-name")
+    _resource.forget()  # the runtime reads its resource once per process
     resource = OTLPSpanExporter().resource
     assert resource["service.name"] == "from-service-name"
     assert resource["team"] == "pay ments"
@@ -183,7 +186,12 @@ def test_resource_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     ],
 )
 def test_invalid_env_falls_back_with_a_warning(
-    monkeypatch: pytest.MonkeyPatch, caplog: Any, name: str, value: str, attribute: str, expected: Any
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: Any,
+    name: str,
+    value: str,
+    attribute: str,
+    expected: Any,
 ) -> None:
     monkeypatch.setenv(name, value)
     with caplog.at_level(logging.WARNING, logger=LOGGER):

@@ -5,9 +5,11 @@ first use (module ``__getattr__``), because ``import codetrace.runtime`` must st
 milliseconds and ``urllib.request`` alone costs more than that. The exporter itself defers its
 network imports to its first export, which runs on the batch processor's thread.
 
-The runtime's exporter registry maps ``OTEL_TRACES_EXPORTER=otlp`` to
-``create_otlp_exporter_from_env``. The span protocols (``SpanData``, ``EventData``,
-``Attributes``) live in ``._model`` and exist for type checkers only.
+Importing this package registers the ``otlp`` name in the runtime's exporter registry (the
+runtime imports it the first time ``OTEL_TRACES_EXPORTER`` asks for ``otlp``), with the batch
+processor in front: a network exporter must never run on the application's thread. The span
+protocols (``SpanData``, ``EventData``, ``Attributes``) live in ``._model`` and exist for type
+checkers only.
 """
 
 from __future__ import annotations
@@ -38,12 +40,21 @@ _LAZY = {
 def create_otlp_exporter_from_env(*, resource: Attributes | None = None) -> OTLPSpanExporter:
     """The ``otlp`` entry of the exporter registry: an exporter configured by ``OTEL_*``.
 
-    Pass the runtime's resource when it has one; without it the exporter builds one from
-    ``OTEL_SERVICE_NAME`` and ``OTEL_RESOURCE_ATTRIBUTES``.
+    Without ``resource`` the exporter uses the runtime's (``OTEL_SERVICE_NAME``,
+    ``OTEL_RESOURCE_ATTRIBUTES``).
     """
     from ._http import OTLPSpanExporter
 
     return OTLPSpanExporter(resource=resource)
+
+
+def _register() -> None:
+    from .._config import register_exporter
+
+    register_exporter("otlp", create_otlp_exporter_from_env, processor="batch")
+
+
+_register()
 
 
 def __getattr__(name: str) -> Any:

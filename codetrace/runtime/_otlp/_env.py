@@ -8,13 +8,6 @@ because a typo in a deployment manifest must not take the application down.
 from __future__ import annotations
 
 import os
-import sys
-
-from codetrace import __version__
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from ._model import AttributeValue
 
 LOGGER_NAME = "codetrace.runtime.otlp"
 
@@ -73,29 +66,3 @@ def parse_key_values(text: str, source: str) -> dict[str, str]:
             continue
         result[key] = unquote(value.strip())
     return result
-
-
-def env_resource() -> dict[str, AttributeValue]:
-    """A resource built from ``OTEL_RESOURCE_ATTRIBUTES`` and ``OTEL_SERVICE_NAME``.
-
-    Used when the exporter is created without a resource. ``OTEL_SERVICE_NAME`` wins over a
-    ``service.name`` given in the attributes, and a missing name becomes
-    ``unknown_service:<executable>``, as the resource semantic conventions require.
-    """
-    resource: dict[str, AttributeValue] = {
-        "telemetry.sdk.language": "python",
-        "telemetry.sdk.name": "codetrace",
-        "telemetry.sdk.version": __version__,
-    }
-    resource.update(
-        parse_key_values(os.environ.get("OTEL_RESOURCE_ATTRIBUTES", ""), "OTEL_RESOURCE_ATTRIBUTES")
-    )
-    service = os.environ.get("OTEL_SERVICE_NAME", "").strip()
-    if service:
-        resource["service.name"] = service
-    elif not resource.get("service.name"):
-        executable = os.path.basename(sys.executable or "")
-        resource["service.name"] = (
-            f"unknown_service:{executable}" if executable else ("unknown_service")
-        )
-    return resource

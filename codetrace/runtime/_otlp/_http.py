@@ -22,7 +22,7 @@ import time
 
 from codetrace import __version__
 
-from ._env import debug, env_resource, env_value, parse_key_values, traces_env, warn
+from ._env import debug, env_value, parse_key_values, traces_env, warn
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -61,8 +61,8 @@ class OTLPSpanExporter:
     - ``timeout_s``: total time for one export, retries included; else
       ``OTEL_EXPORTER_OTLP[_TRACES]_TIMEOUT`` (milliseconds, per the specification), else 10 s.
     - ``compression``: ``"gzip"`` or ``"none"``; else ``OTEL_EXPORTER_OTLP[_TRACES]_COMPRESSION``.
-    - ``resource``: the resource attributes sent with every batch; else built from
-      ``OTEL_SERVICE_NAME`` and ``OTEL_RESOURCE_ATTRIBUTES``.
+    - ``resource``: the resource attributes sent with every batch; else the runtime's resource
+      (``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``, ``telemetry.sdk.*``).
     """
 
     #: First retry delay; doubled on each further retry (with jitter), capped by ``max_backoff_s``.
@@ -85,7 +85,7 @@ class OTLPSpanExporter:
         self.protocol = _protocol(protocol)
         self.timeout_s = _timeout_s(timeout_s)
         self.compression = _compression(compression)
-        self.resource: Attributes = dict(resource) if resource is not None else env_resource()
+        self.resource: Attributes = dict(resource) if resource is not None else _env_resource()
         self.scope_name = scope_name
         self.scope_version = scope_version
         self.headers = _valid_headers(dict(headers) if headers is not None else _headers_from_env())
@@ -237,6 +237,13 @@ def _build_opener() -> urllib.request.OpenerDirector:
 
 
 # -- configuration -----------------------------------------------------------------------------
+
+
+def _env_resource() -> Attributes:
+    """The runtime's resource (``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``, SDK info)."""
+    from .._resource import resource_attributes
+
+    return resource_attributes()
 
 
 def _endpoint_from_env() -> str:

@@ -78,8 +78,14 @@ def _span(span: SpanData) -> dict[str, Any]:
     out["endTimeUnixNano"] = str(span.end_ns)
     if span.attributes:
         out["attributes"] = _key_values(span.attributes)
+    dropped = getattr(span, "dropped_attributes_count", 0)
+    if dropped:
+        out["droppedAttributesCount"] = dropped
     if span.events:
         out["events"] = [_event(e.name, e.time_ns, e.attributes) for e in span.events]
+    dropped = getattr(span, "dropped_events_count", 0)
+    if dropped:
+        out["droppedEventsCount"] = dropped
     status: dict[str, Any] = {}
     if span.status_message:
         status["message"] = span.status_message

@@ -14,12 +14,12 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import Protocol
 
-    # What an attribute may hold, per the OpenTelemetry attribute definition: a primitive or a
-    # homogeneous array of primitives. The encoders also accept bytes and nested mappings (OTLP's
-    # AnyValue allows them) and turn anything else into its string form rather than fail.
-    AttributeValue = (
-        str | bool | int | float | Sequence[str] | Sequence[bool] | Sequence[int] | Sequence[float]
-    )
+    # What an attribute may hold, per the OpenTelemetry attribute definition: a primitive or an
+    # array of primitives (homogeneous by the specification; not enforced by the type, so that a
+    # span storing ``list[str | bool | int | float]`` matches). The encoders also accept bytes and
+    # nested mappings (OTLP's AnyValue allows them) and turn anything else into its string form.
+    Primitive = str | bool | int | float
+    AttributeValue = Primitive | Sequence[Primitive]
     Attributes = Mapping[str, AttributeValue]
 
     class EventData(Protocol):

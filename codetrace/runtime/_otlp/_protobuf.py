@@ -85,12 +85,14 @@ def _span(span: SpanData) -> bytearray:
     _fixed64(out, 7, span.start_ns)
     _fixed64(out, 8, span.end_ns)
     _key_values(out, 9, span.attributes)
+    _uint(out, 10, getattr(span, "dropped_attributes_count", 0))
     for event in span.events:
         ev = bytearray()
         _fixed64(ev, 1, event.time_ns)
         _string(ev, 2, event.name)
         _key_values(ev, 3, event.attributes)
         _message(out, 11, ev)
+    _uint(out, 12, getattr(span, "dropped_events_count", 0))
     if span.status_code or span.status_message:
         status = bytearray()
         _string(status, 2, span.status_message)
@@ -199,6 +201,12 @@ def _bytes(out: bytearray, field: int, value: bytes) -> None:
     if value:
         _tag(out, field, _LEN)
         _length_delimited(out, value)
+
+
+def _uint(out: bytearray, field: int, value: int) -> None:
+    if value > 0:
+        _tag(out, field, _VARINT)
+        _varint(out, value & 0xFFFFFFFF)
 
 
 def _fixed64(out: bytearray, field: int, value: int) -> None:

@@ -1,0 +1,125 @@
+"""HTTP semantic conventions shared by the client adapter and the server hook.
+
+Stable OpenTelemetry HTTP conventions:
+
+* ``http.request.method`` is one of the known methods; any other becomes ``_OTHER`` with the
+  original in ``http.request.method_original``, and the span name uses ``HTTP`` instead.
+* ``url.full`` never carries credentials: a userinfo part becomes ``REDACTED:REDACTED``, and the
+  values of the query parameters ``AWSAccessKeyId``, ``Signature``, ``sig`` and
+  ``X-Goog-Signature`` become ``REDACTED`` (keys matched case-sensitively, kept in place).
+  Everything else is left byte for byte; the URL is not re-encoded.
+* ``server.address``/``server.port`` come from the URL's authority, the port defaulting to 80
+  or 443 by scheme.
+* ``error.type`` is the status code as text for failures (4xx and 5xx on a client, 5xx on a
+  server) and the exception's qualified class name when one ended the request.
+
+URLs are split by hand rather than with :mod:`urllib.parse`: the split must never raise (an
+invalid IPv6 literal makes ``urlsplit`` raise) and must not normalise what it does not change.
+"""
+
+from __future__ import annotations
+
+KNOWN_METHODS = frozenset(
+    ("CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE")
+)
+SENSITIVE_QUERY_KEYS = frozenset(("AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"))
+DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.")
+
+
+def method_attributes(method: str, attributes: dict[str, object]) -> str:
+    """Set the method attributes for ``method``; return the name to use in the span name."""
+    if method in KNOWN_METHODS:
+        attributes["http.request.method"] = method
+        return method
+    attributes["http.request.method"] = "_OTHER"
+    attributes["http.request.method_original"] = method
+    return "HTTP"
+
+
+def split_url(url: str) -> tuple[str, str, str] | None:
+    """``(scheme, authority, rest)`` of an absolute URL, or ``None`` if it has no ``scheme://``."""
+    sep = url.find("://")
+    if sep <= 0:
+        return None
+    scheme = url[:sep]
+    if not _SCHEME_CHARS.issuperset(scheme) or not scheme[0].isalpha():
+        return None
+    rest = url[sep + 3 :]
+    end = len(rest)
+    for delimiter in "/?#":
+        position = rest.find(delimiter)
+        if 0 <= position < end:
+            end = position
+    return scheme, rest[:end], rest[end:]
+
+
+def redact_query(query: str) -> str:
+    """``query`` with the values of sensitive parameters replaced by ``REDACTED``."""
+    if not any(key in query for key in SENSITIVE_QUERY_KEYS):
+        return query
+    parts = query.split("&")
+    for index, part in enumerate(parts):
+        key, sep, _ = part.partition("=")
+        if sep and key in SENSITIVE_QUERY_KEYS:
+            parts[index] = key + "=REDACTED"
+    return "&".join(parts)
+
+
+def redact_url(url: str) -> str:
+    """``url`` fit for ``url.full``: no credentials, no signatures (see module docstring)."""
+    parts = split_url(url)
+    if parts is not None:
+        scheme, authority, rest = parts
+        at = authority.rfind("@")
+        if at >= 0:
+            url = f"{scheme}://REDACTED:REDACTED@{authority[at + 1:]}{rest}"
+    question = url.find("?")
+    if question < 0:
+        return url
+    hash_mark = url.find("#")
+    if 0 <= hash_mark < question:
+        return url
+    end = hash_mark if hash_mark >= 0 else len(url)
+    query = url[question + 1 : end]
+    redacted = redact_query(query)
+    if redacted == query:
+        return url
+    return url[: question + 1] + redacted + url[end:]
+
+
+def host_and_port(authority: str, scheme: str) -> tuple[str | None, int | None]:
+    """Host (IPv6 without brackets) and port of an authority; port defaults by ``scheme``."""
+    hostport = authority[authority.rfind("@") + 1 :]
+    port_text = ""
+    if hostport.startswith("["):
+        close = hostport.find("]")
+        if close < 0:
+            return None, None
+        host = hostport[1:close]
+        if hostport[close + 1 : close + 2] == ":":
+            port_text = hostport[close + 2 :]
+    else:
+        host, sep, port_text = hostport.rpartition(":")
+        if not sep:
+            host, port_text = hostport, ""
+    port: int | None = None
+    if port_text:
+        if port_text.isascii() and port_text.isdigit() and 0 < int(port_text) < 65536:
+            port = int(port_text)
+    else:
+        port = DEFAULT_PORTS.get(scheme.lower())
+    return (host or None), port
+
+
+def url_attributes(url: str, attributes: dict[str, object]) -> None:
+    """Set ``url.full``, ``server.address`` and ``server.port`` for a client request to ``url``."""
+    attributes["url.full"] = redact_url(url)
+    parts = split_url(url)
+    if parts is None:
+        return
+    host, port = host_and_port(parts[1], parts[0])
+    if host:
+        attributes["server.address"] = host
+    if port is not None:
+        attributes["server.port"] = port

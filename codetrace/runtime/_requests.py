@@ -1,0 +1,235 @@
+"""Adapter for rule ``requests.send``: a CLIENT span per ``requests`` call, trace headers added.
+
+Handles ``requests.request/get/post/put/patch/delete/head/options``, the same methods of a
+``requests.Session`` (bound, or called on the class with the session first) and
+``Session.send(prepared)``. ``requests`` is never imported: the adapter reads what it is given
+(the callee's ``__name__`` and ``__module__``, the arguments, the response's ``status_code``).
+
+* The method comes from the callee's name (``get`` -> ``GET``), from the first argument or
+  ``method=`` for ``request``, from ``prepared.method`` for ``send``; the URL from the first
+  positional argument or ``url=``, or ``prepared.url``. Span name: the method
+  (``HTTP`` for a non-standard one). Attributes: see ``_http``, plus
+  ``http.response.status_code``; a 4xx/5xx response or an exception sets ``error.type`` and
+  status ``ERROR``. ``url.full`` is updated to the URL requests actually sent first (with
+  ``params=`` merged), read from the response.
+* Trace headers (``traceparent``, ``tracestate``, ``baggage``, per ``OTEL_PROPAGATORS``) go into
+  a *new* headers dict, ``{**headers, ...}``, passed instead of the caller's, which is never
+  mutated; for ``send`` the prepared request is copied (``.copy()``) and the copy gets them.
+  A header the caller (or the session's default headers) already set is not overwritten, and a
+  caller-set ``traceparent`` also keeps our ``tracestate`` out.
+* A callee that is not recognisably ``requests`` (a ``unittest.mock`` object, autospecced or
+  not, or a subclass method defined outside ``requests`` whose signature we cannot trust) gets
+  a generic CLIENT span named ``HTTP`` and the caller's arguments untouched.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from ._http import method_attributes, redact_url, url_attributes
+from ._log import warn_once
+from ._propagation import inject
+from ._span import Span, SpanKind, StatusCode
+from ._tracer import start_span
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+SIMPLE_METHODS = {
+    "get": "GET",
+    "post": "POST",
+    "put": "PUT",
+    "patch": "PATCH",
+    "delete": "DELETE",
+    "head": "HEAD",
+    "options": "OPTIONS",
+}
+_SESSION_REQUEST_HEADERS_INDEX = 4  # Session.request(method, url, params, data, headers, ...)
+_B3_MULTI = frozenset(("x-b3-traceid", "x-b3-spanid", "x-b3-sampled", "x-b3-flags"))
+
+
+def _is_mock(callee: object) -> bool:
+    mock = sys.modules.get("unittest.mock")
+    if mock is None:
+        return False
+    base = mock.NonCallableMock
+    return isinstance(callee, base) or isinstance(getattr(callee, "mock", None), base)
+
+
+def _recognise(callee: object) -> tuple[str, int] | None:
+    """``(name, offset of the first real argument)`` for a genuine ``requests`` callable."""
+    if _is_mock(callee):
+        return None
+    name = getattr(callee, "__name__", None)
+    if name not in SIMPLE_METHODS and name not in ("request", "send"):
+        return None
+    module = getattr(callee, "__module__", None)
+    if not isinstance(module, str) or not (module == "requests" or module.startswith("requests.")):
+        return None
+    qualname = getattr(callee, "__qualname__", "")
+    unbound = (
+        isinstance(qualname, str)
+        and qualname.startswith("Session.")
+        and getattr(callee, "__self__", None) is None
+    )
+    return str(name), 1 if unbound else 0
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def _argument(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str) -> Any:
+    return args[index] if len(args) > index else kwargs.get(name)
+
+
+def _header_names(headers: object) -> set[str]:
+    names: set[str] = set()
+    if headers is None:
+        return names
+    for key in headers.keys():  # type: ignore[attr-defined]
+        if isinstance(key, bytes):
+            key = key.decode("latin-1")
+        if isinstance(key, str):
+            names.add(key.lower())
+    return names
+
+
+def _is_mapping(value: object) -> bool:
+    from collections.abc import Mapping
+
+    return isinstance(value, Mapping)
+
+
+def _additions(injected: dict[str, str], present: set[str]) -> dict[str, str]:
+    """The injected headers the request does not already carry."""
+    if "traceparent" in present:
+        present = present | {"tracestate"}
+    if present & _B3_MULTI:
+        present = present | _B3_MULTI
+    return {key: value for key, value in injected.items() if key not in present}
+
+
+def _session_header_names(callee: object) -> set[str]:
+    owner = getattr(callee, "__self__", None)
+    headers = getattr(owner, "headers", None) if owner is not None else None
+    return _header_names(headers) if _is_mapping(headers) else set()
+
+
+def _with_trace_headers(
+    callee: object,
+    name: str,
+    offset: int,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    span: Span,
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The arguments to call with: copies carrying the trace headers (originals untouched)."""
+    injected: dict[str, str] = {}
+    inject(injected, span=span)
+    if not injected:
+        return args, kwargs
+    if name == "send":
+        prepared = _argument(args, kwargs, offset, "request")
+        headers = getattr(prepared, "headers", None)
+        if not _is_mapping(headers):
+            return args, kwargs
+        additions = _additions(injected, _header_names(headers))
+        if not additions:
+            return args, kwargs
+        prepared_copy = prepared.copy()
+        prepared_copy.headers.update(additions)
+        if len(args) > offset:
+            return (*args[:offset], prepared_copy, *args[offset + 1 :]), kwargs
+        return args, {**kwargs, "request": prepared_copy}
+    position = _SESSION_REQUEST_HEADERS_INDEX + offset
+    positional = name == "request" and len(args) > position
+    headers = args[position] if positional else kwargs.get("headers")
+    if headers is not None and not _is_mapping(headers):
+        return args, kwargs  # a list of pairs, say: leave it exactly as given
+    additions = _additions(injected, _header_names(headers) | _session_header_names(callee))
+    if not additions:
+        return args, kwargs
+    new_headers = {**headers, **additions} if headers else additions
+    if positional:
+        return (*args[:position], new_headers, *args[position + 1 :]), kwargs
+    return args, {**kwargs, "headers": new_headers}
+
+
+def _start(
+    callee: object, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[Span, tuple[Any, ...], dict[str, Any], bool]:
+    """Start and activate the span; return it with the arguments to call with."""
+    recognised = _recognise(callee)
+    method: str | None = None
+    url: str | None = None
+    if recognised is not None:
+        name, offset = recognised
+        if name in SIMPLE_METHODS:
+            method = SIMPLE_METHODS[name]
+            url = _text(_argument(args, kwargs, offset, "url"))
+        elif name == "request":
+            method = _text(_argument(args, kwargs, offset, "method"))
+            url = _text(_argument(args, kwargs, offset + 1, "url"))
+        else:
+            prepared = _argument(args, kwargs, offset, "request")
+            method = _text(getattr(prepared, "method", None))
+            url = _text(getattr(prepared, "url", None))
+    if recognised is None or method is None:
+        span = start_span("HTTP", SpanKind.CLIENT)
+        span.activate()
+        return span, args, kwargs, False
+    attributes: dict[str, object] = {}
+    span_name = method_attributes(method.upper(), attributes)
+    if url is not None:
+        url_attributes(url, attributes)
+    span = start_span(span_name, SpanKind.CLIENT, attributes)
+    span.activate()
+    try:
+        args, kwargs = _with_trace_headers(callee, name, offset, args, kwargs, span)
+    except Exception as exc:
+        warn_once("requests-headers", "codetrace: could not add trace headers", exc=exc)
+    return span, args, kwargs, True
+
+
+def _record_response(span: Span, response: object) -> None:
+    status = getattr(response, "status_code", None)
+    if type(status) is int:
+        span.set_attribute("http.response.status_code", status)
+        if status >= 400:
+            span.set_attribute("error.type", str(status))
+            span.set_status(StatusCode.ERROR)
+    history = getattr(response, "history", None)
+    first = history[0] if type(history) is list and history else response
+    sent_url = getattr(getattr(first, "request", None), "url", None)
+    if type(sent_url) is str:
+        span.set_attribute("url.full", redact_url(sent_url))
+
+
+def adapter(callee: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """Call ``callee(*args, **kwargs)`` in a CLIENT span (see the module docstring)."""
+    try:
+        span, call_args, call_kwargs, recognised = _start(callee, args, kwargs)
+    except Exception as exc:
+        warn_once("requests-adapter", "codetrace: requests call left untraced", exc=exc)
+        return callee(*args, **kwargs)
+    try:
+        response = callee(*call_args, **call_kwargs)
+    except BaseException as exc:
+        span.__exit__(type(exc), exc, exc.__traceback__)
+        raise
+    if recognised and span.is_recording():
+        try:
+            _record_response(span, response)
+        except Exception as exc:
+            warn_once("requests-response", "codetrace: could not read the response", exc=exc)
+    span.__exit__(None, None, None)
+    return response

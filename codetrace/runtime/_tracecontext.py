@@ -1,0 +1,108 @@
+"""W3C Trace Context (level 2): parse and format ``traceparent`` and ``tracestate``.
+
+Parsing follows the specification's processing rules exactly, and never raises:
+
+``traceparent`` = ``version "-" trace-id "-" parent-id "-" trace-flags``, lowercase hex only.
+
+* Surrounding spaces and tabs (HTTP optional whitespace) are ignored.
+* Version ``00``: exactly 55 characters. Version ``ff``: invalid. A higher version: at least 55
+  characters; the first four fields are parsed the same way, and anything after them must start
+  with ``-`` (it is ignored: "vendors MUST NOT parse or assume anything about unknown fields").
+* An all-zero trace id or parent id is invalid.
+* Flags: bit 0 *sampled*, bit 1 *random* (the low 7 bytes of the trace id are random). We
+  propagate those two and send the other bits as zero, as the specification requires.
+* An invalid ``traceparent`` is ignored (the caller starts a new trace) and its ``tracestate``
+  is not even read.
+
+``tracestate`` = up to 32 comma-separated ``key=value`` list-members, with optional whitespace
+around members and empty members allowed (several headers are joined with ``,`` first). Keys are
+``simple-key`` (lowercase letter, then up to 255 of ``a-z 0-9 _ - * /``) or
+``tenant-id@system-id`` (tenant: a letter or digit then up to 240 key characters; system: a
+letter then up to 13). Values are 1 to 256 printable ASCII characters other than ``,`` and
+``=``, not ending in a space. A duplicate key, a malformed member or more than 32 members make
+the whole ``tracestate`` invalid: it is discarded, and the ``traceparent`` is still used. (Level
+2's editor's draft relaxes the key grammar; this keeps the stricter multi-tenant grammar the W3C
+test suite checks, which rejects ``foo@``, ``@foo`` and ``a@b@c``.)
+"""
+
+from __future__ import annotations
+
+_HEX = frozenset("0123456789abcdef")
+_LCALPHA = frozenset("abcdefghijklmnopqrstuvwxyz")
+_LCALPHA_DIGIT = _LCALPHA | frozenset("0123456789")
+_KEY_CHARS = _LCALPHA_DIGIT | frozenset("_-*/")
+_VALUE_CHARS = frozenset(chr(code) for code in range(0x20, 0x7F)) - {",", "="}
+
+TRACEPARENT_LENGTH = 55
+MAX_TRACESTATE_MEMBERS = 32
+
+
+def parse_traceparent(header: str) -> tuple[int, int, int] | None:
+    """``(trace_id, parent_id, flags)`` from a ``traceparent`` value, or ``None`` if invalid."""
+    value = header.strip(" \t")
+    if len(value) < TRACEPARENT_LENGTH:
+        return None
+    version = value[:2]
+    if value[2] != "-" or not _HEX.issuperset(version) or version == "ff":
+        return None
+    if version == "00":
+        if len(value) != TRACEPARENT_LENGTH:
+            return None
+    elif len(value) > TRACEPARENT_LENGTH and value[TRACEPARENT_LENGTH] != "-":
+        return None
+    if value[35] != "-" or value[52] != "-":
+        return None
+    trace_hex, parent_hex, flags_hex = value[3:35], value[36:52], value[53:55]
+    if not (
+        _HEX.issuperset(trace_hex) and _HEX.issuperset(parent_hex) and _HEX.issuperset(flags_hex)
+    ):
+        return None
+    trace_id = int(trace_hex, 16)
+    parent_id = int(parent_hex, 16)
+    if not trace_id or not parent_id:
+        return None
+    return trace_id, parent_id, int(flags_hex, 16)
+
+
+def format_traceparent(trace_id: int, span_id: int, flags: int) -> str:
+    """A version ``00`` ``traceparent``; only the sampled and random flags are sent."""
+    return f"00-{trace_id:032x}-{span_id:016x}-{flags & 0x03:02x}"
+
+
+def is_valid_key(key: str) -> bool:
+    """Whether ``key`` is a ``tracestate`` key (simple or ``tenant@system``)."""
+    at = key.find("@")
+    if at < 0:
+        return 0 < len(key) <= 256 and key[0] in _LCALPHA and _KEY_CHARS.issuperset(key)
+    tenant, system = key[:at], key[at + 1 :]
+    return (
+        0 < len(tenant) <= 241
+        and tenant[0] in _LCALPHA_DIGIT
+        and _KEY_CHARS.issuperset(tenant)
+        and 0 < len(system) <= 14
+        and system[0] in _LCALPHA
+        and _KEY_CHARS.issuperset(system)
+    )
+
+
+def is_valid_value(value: str) -> bool:
+    """Whether ``value`` is a ``tracestate`` value."""
+    return 0 < len(value) <= 256 and value[-1] != " " and _VALUE_CHARS.issuperset(value)
+
+
+def parse_tracestate(header: str) -> str | None:
+    """The normalised ``tracestate`` (members joined by ``,``), ``""`` if empty, ``None`` if invalid."""
+    members: list[str] = []
+    keys: set[str] = set()
+    for raw in header.split(","):
+        member = raw.strip(" \t")
+        if not member:
+            continue
+        key, sep, value = member.partition("=")
+        if not sep or key in keys or not is_valid_key(key) or not is_valid_value(value):
+            return None
+        keys.add(key)
+        members.append(member)
+        if len(members) > MAX_TRACESTATE_MEMBERS:
+            return None
+    return ",".join(members)
