@@ -327,6 +327,8 @@ class Resolver:
                     if isinstance(el.slice, cst.Index)
                 ]
                 return _one_of(members, "union of several types")
+            if isinstance(head, Ref):
+                return Inst(self.ruleset.canonical(head.qname))
             return Unknown("generic annotation")
         value = self.evaluate(node, scope)
         if isinstance(value, Ref):
@@ -413,7 +415,11 @@ class Resolver:
     # ----- the project ---------------------------------------------------------------------
     def _deref(self, qname: str) -> Value:
         """``pkg.mod.name`` of the project → what ``name`` is bound to in ``pkg.mod``."""
-        if self.project.class_info(qname) or self.project.function_info(qname):
+        if (
+            self.project.class_info(qname)
+            or self.project.function_info(qname)
+            or self.project.module_exists(qname)
+        ):
             return Ref(qname)
         parts = qname.split(".")
         for end in range(len(parts) - 1, 0, -1):

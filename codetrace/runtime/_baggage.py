@@ -27,7 +27,13 @@ _TOKEN_CHARS = frozenset(
 )
 _OCTETS = frozenset(
     chr(code)
-    for code in (0x21, *range(0x23, 0x2C), *range(0x2D, 0x3B), *range(0x3C, 0x5C), *range(0x5D, 0x7F))
+    for code in (
+        0x21,
+        *range(0x23, 0x2C),
+        *range(0x2D, 0x3B),
+        *range(0x3C, 0x5C),
+        *range(0x5D, 0x7F),
+    )
 )
 _SAFE = "".join(sorted(_OCTETS - {"%"}))
 _PROPERTY_CHARS = _OCTETS | {";", "="}

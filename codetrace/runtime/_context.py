@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from contextvars import copy_context
 
-from ._span import FLAG_SAMPLED, Span, current
+from ._span import FLAG_SAMPLED, Span, current, reset_current
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -125,10 +125,7 @@ class ContextScope:
         token = self._token
         if token is not None:
             self._token = None
-            try:
-                current.reset(token)
-            except (ValueError, RuntimeError):
-                pass
+            reset_current(token)
 
 
 def use_context(context: Context | Span | None) -> ContextScope:

@@ -106,7 +106,8 @@ def format_console_line(span: Span) -> str:
     ]
     if span.status_code:
         status = STATUS_NAMES.get(span.status_code, "UNSET")
-        parts.append(f"status={status}" + (f"({span.status_message!r})" if span.status_message else ""))
+        message = f"({span.status_message!r})" if span.status_message else ""
+        parts.append(f"status={status}{message}")
     parts.extend(f"{key}={value!r}" for key, value in span.attributes.items())
     if span.events:
         parts.append("events=" + ",".join(event.name for event in span.events))
@@ -192,11 +193,14 @@ class JsonLinesSpanExporter:
 
     def _close(self) -> None:
         file, self._file = self._file, None
-        if file is not None:
-            try:
-                file.close()
-            except OSError:  # pragma: no cover
-                pass
+        if file is None:
+            return
+        try:
+            file.close()
+        except OSError as exc:  # pragma: no cover - a full disk at the last flush
+            warn_once(
+                f"jsonl-close:{self.path}", "codetrace: closing %s failed", self.path, exc=exc
+            )
 
     def shutdown(self) -> None:
         with self._lock:

@@ -198,8 +198,8 @@ class TracingMiddleware:
         def traced_start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
             try:
                 _record_status(span, status)
-            except Exception:  # pragma: no cover - defensive
-                pass
+            except Exception as exc:  # pragma: no cover - defensive
+                warn_once("flask-status", "codetrace: could not read the status", exc=exc)
             if exc_info is None:
                 return start_response(status, headers)
             return start_response(status, headers, exc_info)

@@ -73,7 +73,7 @@ def redact_url(url: str) -> str:
         scheme, authority, rest = parts
         at = authority.rfind("@")
         if at >= 0:
-            url = f"{scheme}://REDACTED:REDACTED@{authority[at + 1:]}{rest}"
+            url = f"{scheme}://REDACTED:REDACTED@{authority[at + 1 :]}{rest}"
     question = url.find("?")
     if question < 0:
         return url

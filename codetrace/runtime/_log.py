@@ -18,7 +18,7 @@ _seen: set[str] = set()
 
 
 def warn_once(key: str, message: str, *args: object, exc: BaseException | None = None) -> None:
-    """Log ``message % args`` at WARNING the first time ``key`` is reported; later ones are dropped."""
+    """Log ``message % args`` at WARNING the first time ``key`` is reported; drop repeats."""
     if key in _seen:
         return
     _seen.add(key)

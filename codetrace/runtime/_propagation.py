@@ -176,7 +176,7 @@ def _text(value: object) -> list[str]:
 
 
 def collect_headers(carrier: Mapping[str, object], names: Sequence[str]) -> dict[str, str]:
-    """``{lowercase name: value}`` for ``names`` found in ``carrier`` in any case, joined by ``,``."""
+    """``{lowercase name: value}`` for ``names`` in ``carrier``, any case, joined by ``,``."""
     wanted = frozenset(names)
     found: dict[str, list[str]] = {}
     for key, value in carrier.items():
@@ -218,9 +218,7 @@ def extract(carrier: Mapping[str, object]) -> Context:
         return Context()
 
 
-def inject(
-    carrier: MutableMapping[str, str], *, span: Span | Context | None = None
-) -> None:
+def inject(carrier: MutableMapping[str, str], *, span: Span | Context | None = None) -> None:
     """Write the current span's (or ``span``'s) trace context and baggage into ``carrier``.
 
     An unsampled span still propagates its ids (with the sampled flag off); outside any span

@@ -18,12 +18,12 @@ The seam, in one place:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol, Union
+from typing import Protocol
 
 from ._span import Span
 
-Primitive = Union[str, bool, int, float]
-AttributeValue = Union[str, bool, int, float, list[Primitive]]
+Primitive = str | bool | int | float
+AttributeValue = str | bool | int | float | list[Primitive]
 BaggageEntry = tuple[str, str, str]
 """One baggage list-member: ``(key, decoded value, properties as written, ';'-joined)``."""
 
@@ -45,7 +45,7 @@ class Parent(Protocol):
     def is_remote(self) -> bool: ...
 
 
-Sampler = Callable[[Union[Parent, None], int], bool]
+Sampler = Callable[[Parent | None, int], bool]
 """``sampler(parent, trace_id) -> sampled``; ``parent`` is ``None`` for a root span."""
 
 

@@ -95,7 +95,7 @@ def _header_names(headers: object) -> set[str]:
     names: set[str] = set()
     if headers is None:
         return names
-    for key in headers.keys():  # type: ignore[attr-defined]
+    for key in headers:  # type: ignore[attr-defined]
         if isinstance(key, bytes):
             key = key.decode("latin-1")
         if isinstance(key, str):

@@ -28,7 +28,6 @@ Fields of a finished span (the seam that exporters read; do not rename): ``name`
 from __future__ import annotations
 
 from contextvars import ContextVar
-from random import getrandbits
 from time import time_ns
 
 from ._log import warn_once
@@ -77,6 +76,18 @@ current: ContextVar[Span | None] = ContextVar("codetrace_current_span", default=
 """The current span of this context (thread, task, or copied context)."""
 
 
+def reset_current(token: Token[Span | None]) -> None:
+    """``current.reset(token)``, tolerating a token from another context.
+
+    A span can be left in another context than it was entered in (an async generator finalised
+    by the event loop, say); that context's current span is not ours to touch.
+    """
+    try:  # noqa: SIM105 - contextlib.suppress costs an import and a frame on every span
+        current.reset(token)
+    except (ValueError, RuntimeError):
+        pass
+
+
 def current_span() -> Span | None:
     """The span that is current here, or ``None`` outside any span.
 
@@ -86,19 +97,35 @@ def current_span() -> Span | None:
     return current.get()
 
 
+def _first_getrandbits(bits: int) -> int:
+    """Import :mod:`random` for the first id, not at import (it costs ~2 ms), then step aside.
+
+    ``random``'s shared generator is reseeded in forked children by ``random`` itself, so two
+    processes forked from one parent do not produce the same ids.
+    """
+    global _getrandbits
+    from random import getrandbits
+
+    _getrandbits = getrandbits
+    return getrandbits(bits)
+
+
+_getrandbits = _first_getrandbits
+
+
 def new_trace_id() -> int:
-    """A random, non-zero 128-bit trace id (all 16 bytes random: the W3C random flag holds)."""
-    trace_id = getrandbits(128)
+    """A random, non-zero 128-bit trace id (all 16 bytes random, so the W3C random flag holds)."""
+    trace_id = _getrandbits(128)
     while not trace_id:  # pragma: no cover - one chance in 2**128
-        trace_id = getrandbits(128)
+        trace_id = _getrandbits(128)
     return trace_id
 
 
 def new_span_id() -> int:
     """A random, non-zero 64-bit span id."""
-    span_id = getrandbits(64)
+    span_id = _getrandbits(64)
     while not span_id:  # pragma: no cover - one chance in 2**64
-        span_id = getrandbits(64)
+        span_id = _getrandbits(64)
     return span_id
 
 
@@ -280,7 +307,7 @@ class Span:
     # -- recording -----------------------------------------------------------------------------
 
     def set_attribute(self, key: str, value: object) -> None:
-        """Set one attribute (``None`` values are ignored; others are cleaned, see ``clean_value``)."""
+        """Set one attribute (``None`` is ignored; other values are cleaned: ``clean_value``)."""
         if not self._recording:
             return
         cleaned = clean_value(value)
@@ -345,7 +372,7 @@ class Span:
         self.add_event("exception", event)
 
     def set_status(self, code: int, message: str = "") -> None:
-        """Set the status. ``OK`` is final; ``UNSET`` is ignored; a message goes with ``ERROR`` only."""
+        """Set the status: ``OK`` is final, ``UNSET`` ignored, a message kept for ``ERROR`` only."""
         if not self._recording or self.status_code == StatusCode.OK:
             return
         if code == StatusCode.OK:
@@ -367,9 +394,7 @@ class Span:
         self.record_exception(exception)
         if "error.type" not in self.attributes:
             self.set_attribute("error.type", qualified_name(type(exception)))
-        self.set_status(
-            StatusCode.ERROR, f"{type(exception).__name__}: {_safe_str(exception)}"
-        )
+        self.set_status(StatusCode.ERROR, f"{type(exception).__name__}: {_safe_str(exception)}")
 
     def end(self, end_ns: int | None = None) -> None:
         """End the span and hand it to the processors. Ending twice does nothing."""
@@ -402,12 +427,7 @@ class Span:
         if token is None:
             return
         self._token = None
-        try:
-            current.reset(token)
-        except (ValueError, RuntimeError):
-            # Exited in another context than it was entered in (an async generator finalised
-            # elsewhere, say): that context's current span is not ours to touch.
-            pass
+        reset_current(token)
 
     def __enter__(self) -> Span:
         self._token = current.set(self)
@@ -422,16 +442,13 @@ class Span:
         if exc is not None and self._recording and is_failure(exc):
             try:
                 self.fail(exc)
-            except Exception:  # pragma: no cover - defensive: never mask the user's exception
-                pass
+            except Exception as error:  # pragma: no cover - never mask the user's exception
+                warn_once("fail", "codetrace: could not record an exception", exc=error)
         self.end()
         token = self._token
         if token is not None:
             self._token = None
-            try:
-                current.reset(token)
-            except (ValueError, RuntimeError):
-                pass
+            reset_current(token)
 
 
 def is_failure(exc: BaseException) -> bool:

@@ -91,7 +91,7 @@ def is_valid_value(value: str) -> bool:
 
 
 def parse_tracestate(header: str) -> str | None:
-    """The normalised ``tracestate`` (members joined by ``,``), ``""`` if empty, ``None`` if invalid."""
+    """Normalised ``tracestate`` (members joined by ``,``); ``""`` if empty, ``None`` if invalid."""
     members: list[str] = []
     keys: set[str] = set()
     for raw in header.split(","):

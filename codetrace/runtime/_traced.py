@@ -21,11 +21,9 @@ coroutine finishes (the caller gets a wrapping coroutine to await instead).
 
 from __future__ import annotations
 
-from functools import partial
-
 from ._config import settings
 from ._log import warn_once
-from ._span import Span, SpanKind, current, is_failure
+from ._span import Span, SpanKind, current, is_failure, reset_current
 from ._tracer import start_span
 
 TYPE_CHECKING = False
@@ -46,6 +44,18 @@ _probe_coroutine = _probe()
 CoroutineType = type(_probe_coroutine)
 _probe_coroutine.close()
 del _probe_coroutine
+
+
+def _first_partial(adapter: Adapter, callee: Callable[..., Any]) -> Callable[..., Any]:
+    """Import :mod:`functools` on the first traced call, not at import (it costs ~2 ms)."""
+    global _partial
+    from functools import partial
+
+    _partial = partial
+    return partial(adapter, callee)
+
+
+_partial: Callable[[Adapter, Callable[..., Any]], Callable[..., Any]] = _first_partial
 
 BUILTIN_ADAPTERS = {"requests.send": "codetrace.runtime._requests"}
 """Rule id -> module whose ``adapter`` attribute handles it (imported on first use)."""
@@ -95,10 +105,7 @@ async def finish_when_awaited(span: Span, coroutine: Coroutine[Any, Any, R]) -> 
         span.end()
         raise
     finally:
-        try:
-            current.reset(token)
-        except (ValueError, RuntimeError):
-            pass
+        reset_current(token)
     span.end()
     return result
 
@@ -144,7 +151,7 @@ def traced(callee: Callable[P, R], rule_id: str) -> Callable[P, R]:
         adapter = _adapters.get(rule_id)
         if adapter is None:
             adapter = _load(rule_id)
-        wrapped: Callable[P, R] = partial(adapter, callee)
+        wrapped: Callable[P, R] = _partial(adapter, callee)
         return wrapped
     except Exception as exc:  # an unhashable rule id, say: run untraced
         warn_once("traced", "codetrace: traced() failed; calling untraced", exc=exc)

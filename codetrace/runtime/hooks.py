@@ -23,7 +23,7 @@ __all__ = ["flask"]
 
 
 def flask(app: T) -> T:
-    """Trace every request of the Flask ``app`` in a SERVER span (see ``_flask``); return ``app``."""
+    """Trace each request of the Flask ``app`` in a SERVER span (see ``_flask``); return ``app``."""
     if settings.disabled:
         return app
     try:
