@@ -40,7 +40,9 @@ class Report:
         self.errors += 1
         print(f"error: {path}:{line or 1}: {message}", file=self.stream)
 
-    def file(self, result: FileResult) -> None:
+    def file(self, result: FileResult, elapsed: float = 0.0) -> None:
+        if self.verbose:
+            self._say(f"{result.path}: {result.status} ({elapsed * 1000:.1f} ms)")
         if result.status == "error":
             self.error(result.path, result.line, result.error)
             return
@@ -59,9 +61,6 @@ class Report:
         if self.check:
             verb = "instrument" if self.action == "apply" else "strip"
             self._say(f"would {verb} {result.path}")
-        elif self.verbose:
-            verb = "instrumented" if self.action == "apply" else "stripped"
-            self._say(f"{verb} {result.path}")
 
     def summary(self) -> str:
         files = _plural(self.changed, "file")

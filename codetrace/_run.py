@@ -7,17 +7,21 @@ Files are independent; a failing file is reported and the run goes on. Output fl
 from __future__ import annotations
 
 import enum
+import multiprocessing
+import os
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pathspec
 
-from codetrace import _discover, _engine
+from codetrace import _cache, _discover, _engine
 from codetrace._advice import Options
 from codetrace._config import Config
-from codetrace._engine import FileResult, Prefilter
+from codetrace._engine import FileResult, Prefilter, UnresolvedReport
 from codetrace._project import ProjectIndex
 from codetrace._report import Report
 from codetrace._rules import RuleSet
@@ -39,6 +43,17 @@ class Job:
     config: Config
     ruleset: RuleSet
     out: Path | None = None
+    jobs: int = 1
+    cache: bool = False
+
+
+#: below this many files per worker a pool costs more than it saves
+PARALLEL_THRESHOLD = 8
+
+
+def default_jobs() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
 
 
 def _display(path: Path) -> str:
@@ -92,40 +107,165 @@ def _out_target(job: Job, source: _discover.Source) -> Path:
     return job.out / source.path.resolve().relative_to(source.root.resolve())
 
 
+def _chunks(count: int, jobs: int) -> int:
+    return max(1, min(16, count // (jobs * 4) or 1))
+
+
+# worker-process state, set once per worker by _init_worker (fork start: inherited cheaply)
+_WORKER: tuple[Job, Prefilter, ProjectIndex] | None = None
+
+
+def _init_worker(job: Job, roots: list[Path]) -> None:
+    global _WORKER
+    project = ProjectIndex(roots, marker=Options().marker, runtime=job.config.runtime)
+    _WORKER = (job, Prefilter.for_rules(job.ruleset), project)
+
+
+def _work(source: _discover.Source) -> tuple[FileResult, float]:
+    assert _WORKER is not None
+    job, prefilter, project = _WORKER
+    started = time.perf_counter()
+    result = process(job, source, prefilter, project)
+    return result, time.perf_counter() - started
+
+
+def _results(
+    job: Job, sources: list[_discover.Source], roots: list[Path]
+) -> Iterator[tuple[FileResult, float]]:
+    """Results in input order: in this process, or in a pool of ``job.jobs`` processes."""
+    if job.jobs <= 1 or len(sources) < 2 * PARALLEL_THRESHOLD:
+        _init_worker(job, roots)
+        for source in sources:
+            yield _work(source)
+        return
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    with ProcessPoolExecutor(
+        max_workers=job.jobs, mp_context=context, initializer=_init_worker,
+        initargs=(job, roots),
+    ) as pool:
+        yield from pool.map(_work, sources, chunksize=_chunks(len(sources), job.jobs))
+
+
 def run(job: Job, report: Report) -> int:
     """Process every file of ``job``; return the exit code."""
     prefilter = Prefilter.for_rules(job.ruleset)
     sources = list(_discover.iter_sources(job.paths, job.config))
     project = new_project(job, sources)
+    roots = list(project.roots)
+    cache = _open_cache(job, roots) if job.cache else None
+    exclude = pathspec.GitIgnoreSpec.from_lines(job.config.exclude)
+
+    # cheap work here: cached files and files the prefilter rules out are settled in-process
+    settled: dict[int, FileResult] = {}
+    todo: list[_discover.Source] = []
+    for index, source in enumerate(sources):
+        cached = cache.get(source.path) if cache is not None else None
+        if cached is not None:
+            settled[index] = FileResult(_display(source.path), "unchanged", unresolved=cached)
+            continue
+        if job.action == "apply" and not _may_match(source, prefilter, project):
+            settled[index] = FileResult(_display(source.path), "unchanged")
+            continue
+        todo.append(source)
+    progress = Progress(len(sources), report, len(settled))
+    computed = _results(job, todo, roots)
+    unchanged: dict[Path, tuple[UnresolvedReport, ...]] = {}
     written: set[Path] = set()
-    for source in sources:
-        result = process(job, source, prefilter, project)
-        if job.write_back is WriteBack.OUT:
-            target = _out_target(job, source)
-            written.add(target.resolve())
-            data = result.output if result.status == "changed" else None
-            try:
-                if data is not None:
-                    atomic_write(target, data, like=source.path)
-                else:
-                    copy_file(source.path, target)
-            except WriteError as exc:
-                report.error(result.path, 1, str(exc))
-                continue
-        elif result.status == "changed" and result.output is not None:
-            if job.write_back is WriteBack.YES:
-                try:
-                    atomic_write(source.path, result.output)
-                except WriteError as exc:
-                    report.error(result.path, 1, f"{exc}; file left untouched")
-                    continue
-            elif job.write_back is WriteBack.DIFF:
-                original = source.path.read_bytes()
-                sys.stdout.write(unified_diff(result.path, original, result.output))
-        report.file(result)
+    for index, source in enumerate(sources):
+        if index in settled:
+            result, elapsed = settled[index], 0.0
+        else:
+            result, elapsed = next(computed)
+            progress.step()
+        if _write(job, source, result, report, written):
+            if result.status == "unchanged" or (
+                result.status == "changed" and job.write_back is WriteBack.YES
+            ):
+                unchanged[source.path] = result.unresolved
+        report.file(result, elapsed)
+    progress.done()
     if job.write_back is WriteBack.OUT:
         _copy_rest(job, written, report)
+    if cache is not None:
+        cache.save(_cache.fingerprint(roots, exclude), unchanged)
     return report.finish()
+
+
+def _may_match(source: _discover.Source, prefilter: Prefilter, project: ProjectIndex) -> bool:
+    try:
+        data = source.path.read_bytes()
+    except OSError:
+        return True  # the worker reports the read error
+    return project.reaches(data, source.module_name, source.is_package, prefilter.may_match)
+
+
+def _open_cache(job: Job, roots: list[Path]) -> _cache.Cache:
+    rule_files = sorted({rule.source for rule in job.ruleset.rules})
+    name = _cache.key(job.action, rule_files, job.config.disable, job.config.runtime, roots)
+    exclude = pathspec.GitIgnoreSpec.from_lines(job.config.exclude)
+    return _cache.Cache.load(name, _cache.fingerprint(roots, exclude))
+
+
+def _write(
+    job: Job, source: _discover.Source, result: FileResult, report: Report, written: set[Path]
+) -> bool:
+    """Write back one result as the job says; False (and an error reported) if writing failed."""
+    if job.write_back is WriteBack.OUT:
+        target = _out_target(job, source)
+        written.add(target.resolve())
+        try:
+            if result.status == "changed" and result.output is not None:
+                atomic_write(target, result.output, like=source.path)
+            else:
+                copy_file(source.path, target)
+        except WriteError as exc:
+            report.error(result.path, 1, str(exc))
+            return False
+        return True
+    if result.status != "changed" or result.output is None:
+        return True
+    if job.write_back is WriteBack.YES:
+        try:
+            atomic_write(source.path, result.output)
+        except WriteError as exc:
+            report.error(result.path, 1, f"{exc}; file left untouched")
+            return False
+    elif job.write_back is WriteBack.DIFF:
+        original = source.path.read_bytes()
+        sys.stdout.write(unified_diff(result.path, original, result.output))
+    return True
+
+
+class Progress:
+    """``[done/total] rate`` on a terminal's stderr, redrawn at most 10 times a second."""
+
+    def __init__(self, total: int, report: Report, done: int = 0) -> None:
+        self.total = total
+        self.done_count = done
+        self.enabled = (
+            not report.quiet and not report.verbose and report.stream.isatty() and total > 50
+        )
+        self.stream = report.stream
+        self.started = time.monotonic()
+        self.last = 0.0
+
+    def step(self) -> None:
+        self.done_count += 1
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.last < 0.1 and self.done_count < self.total:
+            return
+        self.last = now
+        rate = self.done_count / max(now - self.started, 1e-6)
+        self.stream.write(f"\r[{self.done_count}/{self.total}] {rate:,.0f} files/s")
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.enabled:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
 
 
 def _copy_rest(job: Job, written: set[Path], report: Report) -> None:

@@ -15,7 +15,15 @@ import typer
 from codetrace import __version__, _config, _rules
 from codetrace._engine import FileResult
 from codetrace._report import EXIT_ERROR, Report
-from codetrace._run import Job, WriteBack, check_out_dir, new_project, process, run
+from codetrace._run import (
+    Job,
+    WriteBack,
+    check_out_dir,
+    default_jobs,
+    new_project,
+    process,
+    run,
+)
 
 app = typer.Typer(
     name="codetrace",
@@ -39,7 +47,17 @@ OutOpt = Annotated[
                  metavar="DIR"),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors.")]
-VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Name every file changed.")]
+VerboseOpt = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Name every file with its outcome and time.")
+]
+JobsOpt = Annotated[
+    int | None,
+    typer.Option("--jobs", "-j", min=1, help="Worker processes (default: the cores).",
+                 show_default=False),
+]
+NoCacheOpt = Annotated[
+    bool, typer.Option("--no-cache", help="Neither read nor write the cache of unchanged files.")
+]
 RulesOpt = Annotated[
     list[Path] | None,
     typer.Option("--rules", help="An extra rule file (repeatable).", metavar="FILE"),
@@ -83,14 +101,16 @@ def _write_back(diff: bool, check: bool, out: Path | None) -> WriteBack:
 
 
 def _run(action: str, paths: list[Path], diff: bool, check: bool, out: Path | None,
-         quiet: bool, verbose: bool, extra_rules: list[Path] | None) -> None:
+         quiet: bool, verbose: bool, extra_rules: list[Path] | None,
+         jobs: int | None = None, no_cache: bool = False) -> None:
     write_back = _write_back(diff, check, out)
     config, ruleset = _setup(paths, extra_rules)
     if out is not None:
         problem = check_out_dir(out, paths)
         if problem:
             raise _fail(problem)
-    job = Job(action, tuple(paths), write_back, config, ruleset, out)
+    job = Job(action, tuple(paths), write_back, config, ruleset, out,
+              jobs=jobs or default_jobs(), cache=not no_cache)
     report = Report(action, check=check, quiet=quiet, verbose=verbose)
     raise typer.Exit(run(job, report))
 
@@ -99,18 +119,20 @@ def _run(action: str, paths: list[Path], diff: bool, check: bool, out: Path | No
 def apply_command(
     paths: PathsArg, diff: DiffOpt = False, check: CheckOpt = False, out: OutOpt = None,
     quiet: QuietOpt = False, verbose: VerboseOpt = False, rules: RulesOpt = None,
+    jobs: JobsOpt = None, no_cache: NoCacheOpt = False,
 ) -> None:
     """Instrument the call sites the rules match (in place unless --diff/--check/--out)."""
-    _run("apply", paths, diff, check, out, quiet, verbose, rules)
+    _run("apply", paths, diff, check, out, quiet, verbose, rules, jobs, no_cache)
 
 
 @app.command("strip")
 def strip_command(
     paths: PathsArg, diff: DiffOpt = False, check: CheckOpt = False, out: OutOpt = None,
     quiet: QuietOpt = False, verbose: VerboseOpt = False,
+    jobs: JobsOpt = None, no_cache: NoCacheOpt = False,
 ) -> None:
     """Remove everything codetrace added, giving the original bytes back."""
-    _run("strip", paths, diff, check, out, quiet, verbose, None)
+    _run("strip", paths, diff, check, out, quiet, verbose, None, jobs, no_cache)
 
 
 @app.command("rules")

@@ -79,8 +79,8 @@ class BatchSpanProcessor:
         export_timeout_ms: float | None = None,
     ) -> None:
         self.exporter = exporter
-        self.max_queue_size = int(
-            _setting(max_queue_size, "OTEL_BSP_MAX_QUEUE_SIZE", DEFAULT_MAX_QUEUE_SIZE)
+        self.max_queue_size = max(
+            1, int(_setting(max_queue_size, "OTEL_BSP_MAX_QUEUE_SIZE", DEFAULT_MAX_QUEUE_SIZE))
         )
         self.schedule_delay_ms = _setting(
             schedule_delay_ms, "OTEL_BSP_SCHEDULE_DELAY", DEFAULT_SCHEDULE_DELAY_MS
@@ -92,7 +92,7 @@ class BatchSpanProcessor:
                 DEFAULT_MAX_EXPORT_BATCH_SIZE,
             )
         )
-        self.max_export_batch_size = min(batch, self.max_queue_size)
+        self.max_export_batch_size = max(1, min(batch, self.max_queue_size))
         self.export_timeout_ms = _setting(
             export_timeout_ms, "OTEL_BSP_EXPORT_TIMEOUT", DEFAULT_EXPORT_TIMEOUT_MS
         )
@@ -283,7 +283,7 @@ class BatchSpanProcessor:
             mp_util.register_after_fork(self, _register_mp_finalizer)
 
 
-def _register_mp_finalizer(processor: BatchSpanProcessor) -> None:
+def _register_mp_finalizer(_processor: BatchSpanProcessor) -> None:
     mp_util = sys.modules.get("multiprocessing.util")
     if mp_util is not None:
         mp_util.Finalize(None, _shutdown_all, exitpriority=0)

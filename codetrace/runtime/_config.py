@@ -45,13 +45,22 @@ def env_disabled() -> bool:
 
 
 class Pipeline:
-    """Where started spans go: the processors (may be empty) and the sampler."""
+    """Where started spans go: the processors (may be empty) and the sampler.
 
-    __slots__ = ("processors", "sampler")
+    ``starters`` are the processors whose ``on_start`` does something: the simple processor's
+    does not, and skipping the call is measurable on every span.
+    """
+
+    __slots__ = ("processors", "sampler", "starters")
 
     def __init__(self, processors: tuple[SpanProcessor, ...], sampler: Sampler) -> None:
         self.processors = processors
         self.sampler = sampler
+        self.starters = tuple(
+            processor
+            for processor in processors
+            if type(processor).on_start is not SimpleSpanProcessor.on_start
+        )
 
 
 class Settings:

@@ -37,25 +37,20 @@ class InMemorySpanExporter:
     """Keep finished spans in a list, for tests."""
 
     def __init__(self) -> None:
-        from threading import Lock
-
-        self._lock = Lock()
+        # list.extend, tuple(list) and list.clear are each atomic: no lock needed.
         self._spans: list[Span] = []
 
     def export(self, spans: Sequence[Span]) -> bool:
-        with self._lock:
-            self._spans.extend(spans)
+        self._spans.extend(spans)
         return True
 
     def get_finished_spans(self) -> tuple[Span, ...]:
         """The spans exported so far, oldest first."""
-        with self._lock:
-            return tuple(self._spans)
+        return tuple(self._spans)
 
     def clear(self) -> None:
         """Forget the spans exported so far."""
-        with self._lock:
-            self._spans.clear()
+        self._spans.clear()
 
     def shutdown(self) -> None:
         return None

@@ -32,7 +32,7 @@ from ._http import host_and_port, method_attributes, redact_query
 from ._log import warn_once
 from ._propagation import extract_from_headers, header_names
 from ._span import Span, SpanKind, StatusCode, current, qualified_name
-from ._tracer import start_span
+from ._tracer import span as start_span
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -187,7 +187,7 @@ class TracingMiddleware:
             if name == "_OTHER":
                 name = "HTTP"
             parent = extract_from_headers(_environ_headers(environ))
-            span = start_span(name, SpanKind.SERVER, attributes, parent=parent)
+            span = start_span(name, kind=SpanKind.SERVER, attributes=attributes, parent=parent)
         except Exception as exc:
             warn_once("flask-start", "codetrace: request left untraced", exc=exc)
             return self.wsgi_app(environ, start_response)

@@ -30,7 +30,7 @@ from ._http import method_attributes, redact_url, url_attributes
 from ._log import warn_once
 from ._propagation import inject
 from ._span import Span, SpanKind, StatusCode
-from ._tracer import start_span
+from ._tracer import span as start_span
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -184,14 +184,14 @@ def _start(
             method = _text(getattr(prepared, "method", None))
             url = _text(getattr(prepared, "url", None))
     if recognised is None or method is None:
-        span = start_span("HTTP", SpanKind.CLIENT)
+        span = start_span("HTTP", kind=SpanKind.CLIENT)
         span.activate()
         return span, args, kwargs, False
     attributes: dict[str, object] = {}
     span_name = method_attributes(method.upper(), attributes)
     if url is not None:
         url_attributes(url, attributes)
-    span = start_span(span_name, SpanKind.CLIENT, attributes)
+    span = start_span(span_name, kind=SpanKind.CLIENT, attributes=attributes)
     span.activate()
     try:
         args, kwargs = _with_trace_headers(callee, name, offset, args, kwargs, span)

@@ -24,7 +24,7 @@ from __future__ import annotations
 from ._config import settings
 from ._log import warn_once
 from ._span import Span, SpanKind, current, is_failure, reset_current
-from ._tracer import start_span
+from ._tracer import span as start_span
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ class GenericAdapter:
 
     def __call__(self, callee: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         try:
-            span = start_span(self.name, self.kind)
+            span = start_span(self.name, kind=self.kind)
             span.activate()
         except Exception as exc:
             warn_once(f"adapter:{self.name}", "codetrace: cannot trace %s", self.name, exc=exc)

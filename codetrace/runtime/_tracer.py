@@ -34,13 +34,21 @@ if TYPE_CHECKING:
     from ._protocols import AttributeValue, Parent
 
 
-def start_span(
+def span(
     name: str,
+    *,
     kind: int = SpanKind.INTERNAL,
     attributes: Mapping[str, object] | None = None,
     parent: Context | Span | None = None,
 ) -> Span:
-    """Start (but do not make current) a span; ``parent=None`` means the current span."""
+    """Start a span; use it as ``with span("name") as s:`` to make it current for the block.
+
+    The block's exception, if any, is recorded (an ``exception`` event with ``exception.type``
+    and ``exception.message``, ``error.type``, status ``ERROR``) and re-raised unchanged.
+    ``parent`` overrides the current span: an extracted :class:`Context` continues a remote
+    trace, and ``Context()`` (empty) starts a new one. Without ``with``, call ``activate()``/
+    ``deactivate()`` and ``end()`` yourself.
+    """
     if settings.disabled:
         return NOOP_SPAN
     pipeline = settings.pipeline
@@ -84,7 +92,7 @@ def start_span(
     dropped = 0
     if attributes:
         cleaned, dropped = clean_attributes(attributes)
-    span = Span(
+    started = Span(
         name,
         trace_id,
         new_span_id(),
@@ -99,10 +107,10 @@ def start_span(
         processors=processors,
         recording=True,
     )
-    span.dropped_attributes_count = dropped
-    for processor in processors:
+    started.dropped_attributes_count = dropped
+    for processor in pipeline.starters:
         try:
-            processor.on_start(span)
+            processor.on_start(started)
         except Exception as exc:
             warn_once(
                 f"on_start:{type(processor).__qualname__}",
@@ -110,21 +118,4 @@ def start_span(
                 type(processor).__qualname__,
                 exc=exc,
             )
-    return span
-
-
-def span(
-    name: str,
-    *,
-    kind: int = SpanKind.INTERNAL,
-    attributes: Mapping[str, object] | None = None,
-    parent: Context | Span | None = None,
-) -> Span:
-    """Start a span; use it as ``with span("name") as s:`` to make it current for the block.
-
-    The block's exception, if any, is recorded (an ``exception`` event with ``exception.type``
-    and ``exception.message``, ``error.type``, status ``ERROR``) and re-raised unchanged.
-    ``parent`` overrides the current span: an extracted :class:`Context` continues a remote
-    trace, and ``Context()`` (empty) starts a new one.
-    """
-    return start_span(name, kind, attributes, parent)
+    return started

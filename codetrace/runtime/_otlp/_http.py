@@ -26,9 +26,10 @@ from ._env import debug, env_value, parse_key_values, traces_env, warn
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import email.message
     import urllib.request
     from collections.abc import Mapping, Sequence
-    from typing import Any
+    from typing import IO, Any
 
     from ._model import Attributes, SpanData
 
@@ -217,9 +218,7 @@ def _build_opener() -> urllib.request.OpenerDirector:
     possibly credentials, to another host); a collector has no reason to redirect, so a 3xx is
     reported as a failure instead.
     """
-    import email.message
     import urllib.request
-    from typing import IO
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(
@@ -323,7 +322,7 @@ def _retry_after_s(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     from email.utils import parsedate_to_datetime
 

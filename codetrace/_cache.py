@@ -1,0 +1,102 @@
+"""A cache of files known to come out unchanged, so a second run on an unchanged tree is free.
+
+Like black's and ruff's, it lives in the user's cache folder (``$CODETRACE_CACHE_DIR``, else
+``$XDG_CACHE_HOME/codetrace``, else ``~/.cache/codetrace``), one file per (codetrace version,
+action, rules, runtime module, project roots). An entry is trusted only while the *project
+fingerprint* — the path, size and mtime of every Python file under the project's import roots —
+is the one it was written under: resolution crosses modules, so a change anywhere in the project
+may change what a file that did not change resolves to. Stat calls only; nothing is read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pathspec
+
+from codetrace import __version__
+from codetrace._discover import walk
+from codetrace._engine import UnresolvedReport
+
+
+def cache_dir() -> Path:
+    explicit = os.environ.get("CODETRACE_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "codetrace"
+
+
+def key(action: str, rule_files: Sequence[Path], disabled: Iterable[str], runtime: str,
+        roots: Sequence[Path]) -> str:
+    digest = hashlib.sha256()
+    for part in (__version__, action, runtime, *sorted(disabled), *map(str, roots)):
+        digest.update(part.encode() + b"\0")
+    for rule_file in rule_files:
+        try:
+            digest.update(rule_file.read_bytes())
+        except OSError:
+            digest.update(b"<unreadable>")
+    return digest.hexdigest()[:32]
+
+
+def fingerprint(roots: Sequence[Path], exclude: pathspec.PathSpec) -> str:
+    digest = hashlib.sha256()
+    include = pathspec.GitIgnoreSpec.from_lines(["*.py"])
+    for root in roots:
+        for path in walk(root, include, exclude):
+            try:
+                info = path.stat()
+            except OSError:
+                continue
+            digest.update(f"{path}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+class Cache:
+    """Unchanged files (with their unresolved candidates, for the summary) under one fingerprint."""
+
+    def __init__(self, path: Path, fingerprint: str, entries: dict[str, list[list[object]]]):
+        self.path = path
+        self.fingerprint = fingerprint
+        self.entries = entries
+
+    @classmethod
+    def load(cls, name: str, current: str) -> Cache:
+        path = cache_dir() / f"{name}.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("fingerprint") == current and isinstance(data.get("files"), dict):
+                return cls(path, current, data["files"])
+        except (OSError, ValueError):
+            pass
+        return cls(path, current, {})
+
+    def get(self, path: Path) -> tuple[UnresolvedReport, ...] | None:
+        found = self.entries.get(str(path.resolve()))
+        if found is None:
+            return None
+        return tuple(UnresolvedReport(*item) for item in found)  # type: ignore[arg-type]
+
+    def save(self, new_fingerprint: str, unchanged: dict[Path, Sequence[UnresolvedReport]]) -> None:
+        """Write the cache for the tree as it is now; failures to write are ignored."""
+        files = {
+            str(path.resolve()): [[u.line, u.column, u.method, u.receiver, u.reason]
+                                  for u in unresolved]
+            for path, unresolved in unchanged.items()
+        }
+        if new_fingerprint == self.fingerprint:
+            files = {**self.entries, **files}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, temporary = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump({"fingerprint": new_fingerprint, "files": files}, handle)
+            os.replace(temporary, self.path)
+        except OSError:
+            pass

@@ -1,0 +1,170 @@
+"""The public surface, the import cost and the standard-library-only promise."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import codetrace.runtime as rt
+
+EXPECTED_API = [
+    "ConsoleSpanExporter",
+    "Context",
+    "Event",
+    "InMemorySpanExporter",
+    "JsonLinesSpanExporter",
+    "SimpleSpanProcessor",
+    "Span",
+    "SpanKind",
+    "StatusCode",
+    "configure",
+    "current_span",
+    "extract",
+    "force_flush",
+    "hooks",
+    "inject",
+    "register_adapter",
+    "register_exporter",
+    "reset",
+    "resource_attributes",
+    "shutdown",
+    "span",
+    "traced",
+    "traced_context",
+    "use_context",
+]
+
+
+def test_public_surface_is_exactly_the_curated_list() -> None:
+    # Changing the public API is a decision: update EXPECTED_API (and the docs) with it.
+    assert rt.__all__ == EXPECTED_API
+    assert rt.__all__ == sorted(rt.__all__)
+    for name in rt.__all__:
+        assert hasattr(rt, name), name
+
+
+def test_no_public_name_outside_all() -> None:
+    public = {name for name in vars(rt) if not name.startswith("_")}
+    assert public == set(rt.__all__)
+
+
+def test_hooks_namespace() -> None:
+    assert rt.hooks.__all__ == ["flask"]
+    assert callable(rt.hooks.flask)
+
+
+def test_kind_and_status_numbers_are_otlp() -> None:
+    assert (rt.SpanKind.INTERNAL, rt.SpanKind.SERVER, rt.SpanKind.CLIENT) == (1, 2, 3)
+    assert (rt.SpanKind.PRODUCER, rt.SpanKind.CONSUMER) == (4, 5)
+    assert (rt.StatusCode.UNSET, rt.StatusCode.OK, rt.StatusCode.ERROR) == (0, 1, 2)
+
+
+def _run(code: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=str(__import__("pathlib").Path(rt.__file__).parents[2]),
+    )
+    return result.stdout
+
+
+def test_import_adds_only_standard_library_modules() -> None:
+    out = _run(
+        """
+        import sys
+        before = set(sys.modules)
+        import codetrace.runtime
+        added = set(sys.modules) - before
+        foreign = sorted(
+            name for name in added
+            if name.split(".")[0] not in sys.stdlib_module_names
+            and name.split(".")[0] != "codetrace"
+        )
+        print(foreign)
+        print(sorted(name for name in added if name.startswith("codetrace.") and "_otlp" in name))
+        """
+    )
+    assert out.splitlines() == ["[]", "[]"]
+
+
+def test_import_does_not_load_heavy_modules() -> None:
+    # What makes an import cost tens of milliseconds, none of which the runtime needs up front.
+    out = _run(
+        """
+        import sys
+        import codetrace.runtime
+        heavy = ["typing", "logging", "json", "threading", "urllib.parse", "re", "inspect",
+                 "enum", "asyncio", "requests", "flask", "traceback", "random", "functools"]
+        print(sorted(name for name in heavy if name in sys.modules))
+        """
+    )
+    loaded = eval(out)  # a printed list of str
+    # functools/enum/re may be loaded by the interpreter's own start-up on some platforms.
+    assert not set(loaded) - {"functools", "enum", "re"}, loaded
+
+
+def test_import_is_fast() -> None:
+    out = _run(
+        """
+        import time
+        start = time.perf_counter()
+        import codetrace.runtime
+        print(time.perf_counter() - start)
+        """
+    )
+    # A few ms on a quiet machine with bytecode cached; generous for CI and uncached bytecode.
+    assert float(out) < 0.1
+
+
+def test_import_and_first_span_emit_no_warnings() -> None:
+    # -W error turns any warning into a failure of the subprocess.
+    out = _run(
+        """
+        import codetrace.runtime as rt
+        with rt.span("x"):
+            rt.traced(len, "some.rule")([1, 2])
+        print("ok")
+        """
+    )
+    assert out.strip() == "ok"
+
+
+def test_disabled_traced_returns_the_callee_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    rt.reset()
+
+    def f() -> int:
+        return 1
+
+    assert rt.traced(f, "requests.send") is f
+    assert rt.traced(f, "any.rule") is f
+    with rt.span("x") as s:
+        assert rt.current_span() is None
+        assert not s.is_recording()
+    carrier: dict[str, str] = {}
+    rt.inject(carrier)
+    assert carrier == {}
+
+
+def test_disabled_is_read_at_import() -> None:
+    out = _run(
+        """
+        import os
+        os.environ["OTEL_SDK_DISABLED"] = "TRUE"
+        import codetrace.runtime as rt
+        print(rt.traced(len, "x") is len)
+        """
+    )
+    assert out.strip() == "True"
+
+
+def test_disabled_can_be_reconfigured_in_code() -> None:
+    rt.configure(disabled=True)
+    assert rt.traced(len, "x") is len
+    rt.configure(disabled=False)
+    assert rt.traced(len, "x") is not len
