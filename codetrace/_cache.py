@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import pathspec
@@ -45,7 +45,7 @@ def key(action: str, rule_files: Sequence[Path], disabled: Iterable[str], runtim
     return digest.hexdigest()[:32]
 
 
-def fingerprint(roots: Sequence[Path], exclude: pathspec.PathSpec) -> str:
+def fingerprint(roots: Sequence[Path], exclude: pathspec.GitIgnoreSpec) -> str:
     digest = hashlib.sha256()
     include = pathspec.GitIgnoreSpec.from_lines(["*.py"])
     for root in roots:
@@ -83,7 +83,9 @@ class Cache:
             return None
         return tuple(UnresolvedReport(*item) for item in found)  # type: ignore[arg-type]
 
-    def save(self, new_fingerprint: str, unchanged: dict[Path, Sequence[UnresolvedReport]]) -> None:
+    def save(
+        self, new_fingerprint: str, unchanged: Mapping[Path, Sequence[UnresolvedReport]]
+    ) -> None:
         """Write the cache for the tree as it is now; failures to write are ignored."""
         files = {
             str(path.resolve()): [[u.line, u.column, u.method, u.receiver, u.reason]

@@ -6,6 +6,7 @@ two can be tested apart and ``explain`` can reuse both.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -168,7 +169,7 @@ class _Collector(cst.CSTVisitor):
 
     def _mark_hooked(self, body: Sequence[cst.CSTNode]) -> None:
         """``x = Lib(...)`` followed by ``_codetrace.hooks.h(x)``: already instrumented."""
-        for current, following in zip(body, body[1:], strict=False):
+        for current, following in itertools.pairwise(body):
             if not (isinstance(current, cst.SimpleStatementLine) and len(current.body) == 1):
                 continue
             small = current.body[0]
@@ -266,7 +267,9 @@ class _Collector(cst.CSTVisitor):
         body = node.body
         if isinstance(body, cst.IndentedBlock):
             return _comment_has_directive(body.header.comment)
-        return _comment_has_directive(body.trailing_whitespace.comment)
+        if isinstance(body, cst.SimpleStatementSuite):
+            return _comment_has_directive(body.trailing_whitespace.comment)
+        return False
 
     def visit_Lambda(self, node: cst.Lambda) -> bool:
         self._visit_param_defaults(node.params)

@@ -1,4 +1,4 @@
-"""``[tool.codetrace]`` in the nearest ``pyproject.toml``: validated, with file and line on error."""
+"""``[tool.codetrace]`` in the nearest ``pyproject.toml``, validated; errors name file and line."""
 
 from __future__ import annotations
 

@@ -37,7 +37,7 @@ def module_name_for(path: Path) -> tuple[str, bool]:
     return name, is_package
 
 
-def _gitignore(directory: Path) -> pathspec.PathSpec | None:
+def _gitignore(directory: Path) -> pathspec.GitIgnoreSpec | None:
     ignore = directory / ".gitignore"
     try:
         lines = ignore.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -69,7 +69,7 @@ def iter_sources(paths: Sequence[Path], config: Config) -> Iterator[Source]:
 
 
 def walk(
-    root: Path, include: pathspec.PathSpec | None, exclude: pathspec.PathSpec
+    root: Path, include: pathspec.GitIgnoreSpec | None, exclude: pathspec.GitIgnoreSpec
 ) -> Iterator[Path]:
     """Walk ``root`` depth-first in sorted order, honouring excludes and ``.gitignore`` files.
 
@@ -77,7 +77,7 @@ def walk(
     holding ``.git``); outside a repository only ``root``'s own does.
     """
     resolved = root.resolve()
-    ignores: list[tuple[Path, pathspec.PathSpec]] = []
+    ignores: list[tuple[Path, pathspec.GitIgnoreSpec]] = []
     for parent in (resolved, *resolved.parents):
         spec = _gitignore(parent)
         if spec is not None:
@@ -89,7 +89,7 @@ def walk(
     yield from _walk(root, resolved, include, exclude, ignores)
 
 
-def _ignored(path: Path, is_dir: bool, ignores: list[tuple[Path, pathspec.PathSpec]]) -> bool:
+def _ignored(path: Path, is_dir: bool, ignores: list[tuple[Path, pathspec.GitIgnoreSpec]]) -> bool:
     for base, spec in ignores:
         try:
             relative = path.relative_to(base).as_posix()
@@ -103,9 +103,9 @@ def _ignored(path: Path, is_dir: bool, ignores: list[tuple[Path, pathspec.PathSp
 def _walk(
     directory: Path,
     resolved: Path,
-    include: pathspec.PathSpec | None,
-    exclude: pathspec.PathSpec,
-    ignores: list[tuple[Path, pathspec.PathSpec]],
+    include: pathspec.GitIgnoreSpec | None,
+    exclude: pathspec.GitIgnoreSpec,
+    ignores: list[tuple[Path, pathspec.GitIgnoreSpec]],
 ) -> Iterator[Path]:
     try:
         entries = sorted(os.scandir(directory), key=lambda e: e.name)
@@ -123,6 +123,7 @@ def _walk(
             local = _gitignore(real)
             inner = ignores if local is None else [*ignores, (real, local)]
             yield from _walk(path, real, include, exclude, inner)
-        elif entry.is_file(follow_symlinks=False):
-            if include is None or include.match_file(entry.name):
-                yield path
+        elif entry.is_file(follow_symlinks=False) and (
+            include is None or include.match_file(entry.name)
+        ):
+            yield path

@@ -106,7 +106,8 @@ def check_decodable(source: bytes) -> None:
         raise _Failure(1, f"unknown encoding {encoding!r}") from None
     except UnicodeDecodeError as exc:
         line = source[: exc.start].count(b"\n") + 1
-        raise _Failure(line, f"cannot decode byte 0x{source[exc.start]:02x} as {encoding}") from None
+        byte = source[exc.start]
+        raise _Failure(line, f"cannot decode byte 0x{byte:02x} as {encoding}") from None
 
 
 def parse(source: bytes) -> cst.Module:

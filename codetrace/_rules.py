@@ -246,7 +246,8 @@ def _parse_rule(path: Path, index: int, item: object, where: _Locator) -> Rule:
     for call in calls:
         if not _QNAME.match(call) or "." not in call:
             raise RuleError(path, where.in_rule(index, "call", "match"),
-                            f"rule {rule_id!r}: {call!r} is not a qualified name like 'module.func'")
+                            f"rule {rule_id!r}: {call!r} is not a qualified name "
+                            "like 'module.func'")
     do = item.get("do")
     if not isinstance(do, dict):
         raise RuleError(path, line, f"rule {rule_id!r} needs a [rule.do] table")
@@ -281,7 +282,8 @@ def _check_keys(
     for key in table:
         if key not in allowed:
             raise RuleError(path, locate(key),
-                            f"unknown key {key!r} in {where} (expected one of: {', '.join(allowed)})")
+                            f"unknown key {key!r} in {where} "
+                            f"(expected one of: {', '.join(allowed)})")
 
 
 def _is_list_of(value: object, kind: type) -> bool:

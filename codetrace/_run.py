@@ -178,11 +178,11 @@ def run(job: Job, report: Report) -> int:
         else:
             result, elapsed = next(computed)
             progress.step()
-        if _write(job, source, result, report, written):
-            if result.status == "unchanged" or (
-                result.status == "changed" and job.write_back is WriteBack.YES
-            ):
-                unchanged[source.path] = result.unresolved
+        stays = result.status == "unchanged" or (
+            result.status == "changed" and job.write_back is WriteBack.YES
+        )
+        if _write(job, source, result, report, written) and stays:
+            unchanged[source.path] = result.unresolved
         report.file(result, elapsed)
     progress.done()
     if job.write_back is WriteBack.OUT:

@@ -82,7 +82,8 @@ class _Strip(cst.CSTTransformer):
                 self.removed += 1
                 carried.extend(statement.leading_lines)
                 continue
-            if carried and isinstance(statement, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+            movable = (cst.SimpleStatementLine, cst.BaseCompoundStatement)
+            if carried and isinstance(statement, movable):
                 statement = statement.with_changes(
                     leading_lines=[*carried, *statement.leading_lines]
                 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import io
 import os
@@ -42,10 +43,8 @@ def atomic_write(path: Path, data: bytes, *, like: Path | None = None) -> None:
             os.chmod(temporary, mode)
         os.replace(temporary, path)
     except OSError as exc:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(temporary)
-        except OSError:
-            pass
         raise WriteError(f"cannot write: {exc.strerror or exc}") from None
 
 

@@ -19,6 +19,8 @@ def options() -> Options:
 
 
 @pytest.fixture(autouse=True)
-def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _private_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every test gets its own codetrace cache folder (never the user's)."""
     monkeypatch.setenv("CODETRACE_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))

@@ -15,7 +15,8 @@ from codetrace._advice import Options
 from codetrace._engine import compiles, instrument, strip
 from codetrace._rules import RuleSet
 
-CASES = sorted(p for p in (Path(__file__).parent.parent / "fixtures" / "golden").iterdir() if p.is_dir())
+GOLDEN = Path(__file__).parent.parent / "fixtures" / "golden"
+CASES = sorted(p for p in GOLDEN.iterdir() if p.is_dir())
 
 
 def _apply(source: bytes, ruleset: RuleSet, options: Options) -> tuple[str, bytes]:

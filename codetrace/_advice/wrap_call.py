@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import libcst as cst
 
+from codetrace import _snippets
 from codetrace._advice import Options, Plan, Skip, register, string_quote
 from codetrace._match import Site
-from codetrace import _snippets
 
 
 @register("wrap-call")
