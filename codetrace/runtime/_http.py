@@ -19,6 +19,10 @@ invalid IPv6 literal makes ``urlsplit`` raise) and must not normalise what it do
 
 from __future__ import annotations
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 KNOWN_METHODS = frozenset(
     ("CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE")
 )
@@ -27,7 +31,12 @@ DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 _SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.")
 
 
-def method_attributes(method: str, attributes: dict[str, object]) -> str:
+def span_name_for(method: str) -> str:
+    """The method as it appears in a span name: itself if known, else ``HTTP``."""
+    return method if method in KNOWN_METHODS else "HTTP"
+
+
+def method_attributes(method: str, attributes: dict[str, Any]) -> str:
     """Set the method attributes for ``method``; return the name to use in the span name."""
     if method in KNOWN_METHODS:
         attributes["http.request.method"] = method
@@ -66,9 +75,13 @@ def redact_query(query: str) -> str:
     return "&".join(parts)
 
 
-def redact_url(url: str) -> str:
-    """``url`` fit for ``url.full``: no credentials, no signatures (see module docstring)."""
-    parts = split_url(url)
+def redact_url(url: str, parts: tuple[str, str, str] | None = None) -> str:
+    """``url`` fit for ``url.full``: no credentials, no signatures (see module docstring).
+
+    ``parts`` is ``split_url(url)`` when the caller has it already.
+    """
+    if parts is None:
+        parts = split_url(url)
     if parts is not None:
         scheme, authority, rest = parts
         at = authority.rfind("@")
@@ -112,10 +125,10 @@ def host_and_port(authority: str, scheme: str) -> tuple[str | None, int | None]:
     return (host or None), port
 
 
-def url_attributes(url: str, attributes: dict[str, object]) -> None:
+def url_attributes(url: str, attributes: dict[str, Any]) -> None:
     """Set ``url.full``, ``server.address`` and ``server.port`` for a client request to ``url``."""
-    attributes["url.full"] = redact_url(url)
     parts = split_url(url)
+    attributes["url.full"] = redact_url(url, parts)
     if parts is None:
         return
     host, port = host_and_port(parts[1], parts[0])

@@ -20,13 +20,18 @@ Handles ``requests.request/get/post/put/patch/delete/head/options``, the same me
 * A callee that is not recognisably ``requests`` (a ``unittest.mock`` object, autospecced or
   not, or a subclass method defined outside ``requests`` whose signature we cannot trust) gets
   a generic CLIENT span named ``HTTP`` and the caller's arguments untouched.
+
+This module is imported on the first ``requests.send`` call, so its own imports cost nothing at
+start-up. What a callee is gets decided once per function (bound methods share it), and
+attributes are computed only for spans that record.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 
-from ._http import method_attributes, redact_url, url_attributes
+from ._http import method_attributes, redact_url, span_name_for, url_attributes
 from ._log import warn_once
 from ._propagation import inject
 from ._span import Span, SpanKind, StatusCode
@@ -58,8 +63,31 @@ def _is_mock(callee: object) -> bool:
     return isinstance(callee, base) or isinstance(getattr(callee, "mock", None), base)
 
 
+_MAX_CACHED = 1024
+_recognised: dict[tuple[object, bool], tuple[str, int] | None] = {}
+
+
 def _recognise(callee: object) -> tuple[str, int] | None:
     """``(name, offset of the first real argument)`` for a genuine ``requests`` callable."""
+    function = getattr(callee, "__func__", None)
+    if function is None:
+        return _examine(callee)
+    key = (function, getattr(callee, "__self__", None) is None)
+    try:
+        return _recognised[key]
+    except (KeyError, TypeError):
+        pass
+    result = _examine(callee)
+    if len(_recognised) >= _MAX_CACHED:
+        _recognised.clear()
+    try:
+        _recognised[key] = result
+    except TypeError:  # pragma: no cover - an unhashable function object
+        pass
+    return result
+
+
+def _examine(callee: object) -> tuple[str, int] | None:
     if _is_mock(callee):
         return None
     name = getattr(callee, "__name__", None)
@@ -103,12 +131,6 @@ def _header_names(headers: object) -> set[str]:
     return names
 
 
-def _is_mapping(value: object) -> bool:
-    from collections.abc import Mapping
-
-    return isinstance(value, Mapping)
-
-
 def _additions(injected: dict[str, str], present: set[str]) -> dict[str, str]:
     """The injected headers the request does not already carry."""
     if "traceparent" in present:
@@ -121,7 +143,7 @@ def _additions(injected: dict[str, str], present: set[str]) -> dict[str, str]:
 def _session_header_names(callee: object) -> set[str]:
     owner = getattr(callee, "__self__", None)
     headers = getattr(owner, "headers", None) if owner is not None else None
-    return _header_names(headers) if _is_mapping(headers) else set()
+    return _header_names(headers) if isinstance(headers, Mapping) else set()
 
 
 def _with_trace_headers(
@@ -140,7 +162,7 @@ def _with_trace_headers(
     if name == "send":
         prepared = _argument(args, kwargs, offset, "request")
         headers = getattr(prepared, "headers", None)
-        if not _is_mapping(headers):
+        if not isinstance(headers, Mapping):
             return args, kwargs
         additions = _additions(injected, _header_names(headers))
         if not additions:
@@ -153,7 +175,7 @@ def _with_trace_headers(
     position = _SESSION_REQUEST_HEADERS_INDEX + offset
     positional = name == "request" and len(args) > position
     headers = args[position] if positional else kwargs.get("headers")
-    if headers is not None and not _is_mapping(headers):
+    if headers is not None and not isinstance(headers, Mapping):
         return args, kwargs  # a list of pairs, say: leave it exactly as given
     additions = _additions(injected, _header_names(headers) | _session_header_names(callee))
     if not additions:
@@ -187,12 +209,14 @@ def _start(
         span = start_span("HTTP", kind=SpanKind.CLIENT)
         span.activate()
         return span, args, kwargs, False
-    attributes: dict[str, object] = {}
-    span_name = method_attributes(method.upper(), attributes)
-    if url is not None:
-        url_attributes(url, attributes)
-    span = start_span(span_name, kind=SpanKind.CLIENT, attributes=attributes)
+    method = method.upper()
+    span = start_span(span_name_for(method), kind=SpanKind.CLIENT)
     span.activate()
+    if span.is_recording():
+        attributes = span.attributes
+        method_attributes(method, attributes)
+        if url is not None:
+            url_attributes(url, attributes)
     try:
         args, kwargs = _with_trace_headers(callee, name, offset, args, kwargs, span)
     except Exception as exc:
