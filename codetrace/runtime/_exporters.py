@@ -12,8 +12,11 @@
   write; a path that cannot be written is counted in ``write_errors`` and logged once, never
   raised.
 
-All three take the lock they need lazily: :mod:`threading` and :mod:`json` are imported when an
-exporter is created or used, not when the runtime is imported.
+:mod:`threading` and :mod:`json` are imported when an exporter is created or used, not when the
+runtime is imported. The console and JSON-lines exporters are fork-safe: a child process (a
+pre-fork server worker) gets a fresh lock, since the parent's may have been held by a thread
+that does not exist in the child, and the JSON-lines file is reopened rather than shared through
+a buffered file object.
 """
 
 from __future__ import annotations
@@ -117,12 +120,17 @@ class ConsoleSpanExporter:
 
         self._stream = stream
         self._lock = Lock()
+        self._pid = os.getpid()
 
     def export(self, spans: Sequence[Span]) -> bool:
         text = "".join(format_console_line(span) + "\n" for span in spans)
         stream = self._stream if self._stream is not None else sys.stderr
         if stream is None:  # pythonw, daemons: nowhere to write, nothing to report
             return True
+        if self._pid != os.getpid():  # forked: the parent's lock may be held forever
+            from threading import Lock
+
+            self._lock, self._pid = Lock(), os.getpid()
         with self._lock:
             stream.write(text)
             stream.flush()
@@ -144,6 +152,7 @@ class JsonLinesSpanExporter:
         self.write_errors = 0
         self._file: IO[str] | None = None
         self._lock = Lock()
+        self._pid = os.getpid()
         self._resource: dict[str, str] | None = None
 
     def export(self, spans: Sequence[Span]) -> bool:
@@ -165,6 +174,10 @@ class JsonLinesSpanExporter:
             )
         except (TypeError, ValueError) as exc:  # pragma: no cover - attributes are cleaned
             return self._failed(exc)
+        if self._pid != os.getpid():  # forked: fresh lock, own file object
+            from threading import Lock
+
+            self._lock, self._pid, self._file = Lock(), os.getpid(), None
         with self._lock:
             try:
                 if self._file is None:

@@ -28,7 +28,7 @@ imported here only when an app is instrumented, i.e. by programs that already us
 
 from __future__ import annotations
 
-from ._http import host_and_port, method_attributes, redact_query
+from ._http import host_and_port, method_attributes, redact_query, span_name_for
 from ._log import warn_once
 from ._propagation import extract_from_headers, header_names
 from ._span import Span, SpanKind, StatusCode, current, qualified_name
@@ -67,8 +67,7 @@ def _url_path(environ: dict[str, Any]) -> str:
     return quote(path.encode("latin-1", "replace"), safe="/!$&'()*+,;=:@-._~") or "/"
 
 
-def _server_attributes(environ: dict[str, Any]) -> dict[str, object]:
-    attributes: dict[str, object] = {}
+def _server_attributes(environ: dict[str, Any], attributes: dict[str, Any]) -> None:
     method = str(environ.get("REQUEST_METHOD", "GET"))
     method_attributes(method, attributes)
     scheme = str(environ.get("wsgi.url_scheme", "http"))
@@ -104,7 +103,6 @@ def _server_attributes(environ: dict[str, Any]) -> dict[str, object]:
     agent = environ.get("HTTP_USER_AGENT")
     if agent:
         attributes["user_agent.original"] = str(agent)
-    return attributes
 
 
 def _record_status(span: Span, status: object) -> None:
@@ -182,15 +180,17 @@ class TracingMiddleware:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         try:
-            attributes = _server_attributes(environ)
-            name = str(attributes.get("http.request.method", "HTTP"))
-            if name == "_OTHER":
-                name = "HTTP"
+            name = span_name_for(str(environ.get("REQUEST_METHOD", "GET")))
             parent = extract_from_headers(_environ_headers(environ))
-            span = start_span(name, kind=SpanKind.SERVER, attributes=attributes, parent=parent)
+            span = start_span(name, kind=SpanKind.SERVER, parent=parent)
         except Exception as exc:
             warn_once("flask-start", "codetrace: request left untraced", exc=exc)
             return self.wsgi_app(environ, start_response)
+        if span.is_recording():
+            try:
+                _server_attributes(environ, span.attributes)
+            except Exception as exc:
+                warn_once("flask-attributes", "codetrace: odd WSGI environ", exc=exc)
         if not span.trace_id:  # tracing disabled
             return self.wsgi_app(environ, start_response)
         environ[ENVIRON_KEY] = span

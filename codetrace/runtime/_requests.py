@@ -64,26 +64,29 @@ def _is_mock(callee: object) -> bool:
 
 
 _MAX_CACHED = 1024
+_UNKNOWN = object()
 _recognised: dict[tuple[object, bool], tuple[str, int] | None] = {}
 
 
 def _recognise(callee: object) -> tuple[str, int] | None:
     """``(name, offset of the first real argument)`` for a genuine ``requests`` callable."""
+    # Keyed by the function and whether it is bound: ``session.get`` (bound, a new object at
+    # each access) and ``requests.Session.get`` (plain, the session passed first) differ.
     function = getattr(callee, "__func__", None)
     if function is None:
-        return _examine(callee)
-    key = (function, getattr(callee, "__self__", None) is None)
+        key: tuple[object, bool] = (callee, False)
+    else:
+        key = (function, getattr(callee, "__self__", None) is not None)
     try:
-        return _recognised[key]
-    except (KeyError, TypeError):
-        pass
+        cached = _recognised.get(key, _UNKNOWN)
+    except TypeError:  # an unhashable callable: examine it every time
+        return _examine(callee)
+    if cached is not _UNKNOWN:
+        return cached  # type: ignore[return-value]
     result = _examine(callee)
     if len(_recognised) >= _MAX_CACHED:
         _recognised.clear()
-    try:
-        _recognised[key] = result
-    except TypeError:  # pragma: no cover - an unhashable function object
-        pass
+    _recognised[key] = result
     return result
 
 
@@ -212,11 +215,15 @@ def _start(
     method = method.upper()
     span = start_span(span_name_for(method), kind=SpanKind.CLIENT)
     span.activate()
-    if span.is_recording():
-        attributes = span.attributes
-        method_attributes(method, attributes)
-        if url is not None:
-            url_attributes(url, attributes)
+    # From here on the span is current: nothing may escape before the caller can end it.
+    try:
+        if span.is_recording():
+            attributes = span.attributes
+            method_attributes(method, attributes)
+            if url is not None:
+                url_attributes(url, attributes)
+    except Exception as exc:  # pragma: no cover - the helpers above do not raise on any str
+        warn_once("requests-attributes", "codetrace: could not describe a request", exc=exc)
     try:
         args, kwargs = _with_trace_headers(callee, name, offset, args, kwargs, span)
     except Exception as exc:

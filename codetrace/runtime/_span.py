@@ -70,8 +70,6 @@ STATUS_NAMES = {0: "UNSET", 1: "OK", 2: "ERROR"}
 FLAG_SAMPLED = 0x01
 FLAG_RANDOM = 0x02
 
-_PRIMITIVES = (str, bool, int, float)
-
 current: ContextVar[Span | None] = ContextVar("codetrace_current_span", default=None)
 """The current span of this context (thread, task, or copied context)."""
 

@@ -373,3 +373,44 @@ def test_resource_is_a_copy() -> None:
 def test_environment_is_not_read_at_import_for_exporters() -> None:
     assert os.environ.get("OTEL_TRACES_EXPORTER") is None
     assert _config.settings.pipeline is None  # after reset(), nothing until the first span
+
+
+def test_jsonl_exporter_is_fork_safe(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import textwrap
+
+    path = tmp_path / "spans.jsonl"
+    code = textwrap.dedent(
+        f"""
+        import os
+        import codetrace.runtime as rt
+        exporter = rt.JsonLinesSpanExporter({str(path)!r})
+        rt.configure(exporter=exporter)
+        with rt.span("parent-before"):
+            pass
+        exporter._lock.acquire()  # as if another thread was writing at fork time
+        pid = os.fork()
+        if pid == 0:
+            with rt.span("child"):
+                pass
+            os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        exporter._lock.release()
+        with rt.span("parent-after"):
+            pass
+        print(status)
+        """
+    )
+    root = Path(rt.__file__).parents[2]
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        cwd=root,
+        check=True,
+    )
+    assert result.stdout.strip() == "0"
+    names = [json.loads(line)["name"] for line in path.read_text().splitlines()]
+    assert sorted(names) == ["child", "parent-after", "parent-before"]

@@ -200,9 +200,12 @@ def test_session_request_with_positional_headers(
 
 def test_unbound_session_method(server: str, exporter: rt.InMemorySpanExporter) -> None:
     with requests.Session() as session:
+        rt.traced(session.get, "requests.send")(server + "/echo")  # bound first, then unbound
+        exporter.clear()
         response = rt.traced(requests.Session.get, "requests.send")(session, server + "/echo")
     (s,) = exporter.get_finished_spans()
     assert s.attributes["url.full"] == server + "/echo"
+    assert s.attributes["server.address"] == "127.0.0.1"
     _assert_propagated(response, s)
 
 
