@@ -263,7 +263,8 @@ def instrument(
     try:
         if prefilter is not None:
             passes = (
-                project.reaches(source, module_name, is_package, prefilter.may_match)
+                project.reaches(source, module_name, is_package, prefilter.may_match,
+                                 prefilter.modules)
                 if project is not None else prefilter.may_match(source)
             )
             if not passes:

@@ -126,16 +126,22 @@ class ProjectIndex:
 
     # ----- prefilter -------------------------------------------------------------------------
     def reaches(self, source: bytes, module_name: str, is_package: bool,
-                direct: Callable[[bytes], bool]) -> bool:
-        """Does this file import a rule library, directly or through project modules?"""
-        if direct(source):
+                direct: Callable[[bytes], bool], libraries: frozenset[str]) -> bool:
+        """Does this file import a rule library, directly or through project modules?
+
+        A module of the library's own package (``requests/api.py`` importing ``.sessions``)
+        reaches it through relative imports the text test does not see.
+        """
+        if direct(source) or module_name.split(".", 1)[0] in libraries:
             return True
         for name in sorted(imported_modules(source, module_name, is_package)):
-            if self._module_reaches(name, direct):
+            if name.split(".", 1)[0] in libraries or self._module_reaches(name, direct, libraries):
                 return True
         return False
 
-    def _module_reaches(self, name: str, direct: Callable[[bytes], bool]) -> bool:
+    def _module_reaches(
+        self, name: str, direct: Callable[[bytes], bool], libraries: frozenset[str]
+    ) -> bool:
         if name in self._reaches:
             return self._reaches[name]
         self._reaches[name] = False  # cycles
@@ -146,7 +152,7 @@ class ProjectIndex:
             source = path.read_bytes()
         except OSError:
             return False
-        result = self.reaches(source, name, path.name == "__init__.py", direct)
+        result = self.reaches(source, name, path.name == "__init__.py", direct, libraries)
         self._reaches[name] = result
         return result
 

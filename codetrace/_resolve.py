@@ -53,6 +53,11 @@ class Unknown:
 
 Value = Ref | Inst | Unknown
 NONE = Unknown("None")
+#: what a binding contributes while it is being evaluated (a cycle): nothing. Agreement
+#: ignores it, so ``x = x or requests.Session()`` is decided by its other bindings — the least
+#: fixpoint, which is sound on this flat lattice. Results computed through a cycle are not
+#: memoised (they may be partial for anything but the evaluation's root).
+CYCLE = Unknown("defined only in terms of itself")
 
 _LITERAL_TYPES: dict[type[cst.CSTNode], str] = {
     cst.Dict: "builtins.dict",
@@ -218,9 +223,15 @@ class Resolver:
         self.tiers: set[int] = set()
         self._active: set[tuple[int, str]] = set()
         self._memo: dict[tuple[int, str], tuple[Value, frozenset[int]]] = {}
+        self._subclass_cache: dict[str, list[ClassInfo]] = {}
+        self._cycled = False
 
     def begin(self) -> None:
         self.tiers = set()
+
+    def _cycle(self) -> Value:
+        self._cycled = True
+        return CYCLE
 
     # ----- expressions ---------------------------------------------------------------------
     def evaluate(self, node: cst.BaseExpression, scope: Scope) -> Value:
@@ -235,7 +246,14 @@ class Resolver:
                 assigned = self._dotted_bindings(dotted, scope)
                 if assigned is not None:
                     self.tiers.add(2)
-                    return self._agree(dotted, assigned)
+                    key = (id(assigned), dotted)
+                    if key in self._active:
+                        return self._cycle()
+                    self._active.add(key)
+                    try:
+                        return self._agree(dotted, assigned)
+                    finally:
+                        self._active.discard(key)
             return self.attribute(self.evaluate(node.value, scope), node.attr.value)
         if isinstance(node, cst.Call):
             unwrapped = self._unwrap_injected(node)
@@ -351,15 +369,18 @@ class Resolver:
             self.tiers.update(memo[1])
             return memo[0]
         if key in self._active:
-            return Unknown(f"`{name}` is defined in terms of itself")
+            return self._cycle()
         self._active.add(key)
         outer_tiers, self.tiers = self.tiers, set()
+        outer_cycled, self._cycled = self._cycled, False
         try:
             value = self._agree(name, found)
         finally:
             self._active.discard(key)
             inner_tiers, self.tiers = self.tiers, outer_tiers | self.tiers
-        self._memo[key] = (value, frozenset(inner_tiers))
+            cycled, self._cycled = self._cycled, outer_cycled or self._cycled
+        if not cycled:
+            self._memo[key] = (value, frozenset(inner_tiers))
         return value
 
     def _agree(self, name: str, bindings: Sequence[_Binding]) -> Value:
@@ -446,7 +467,7 @@ class Resolver:
             return self.annotation(function.returns, function.outer)
         key = (id(function), "<return>")
         if key in self._active:
-            return Unknown(f"{function.qname} returns in terms of itself")
+            return self._cycle()
         self._active.add(key)
         try:
             values = [self.evaluate(v, function.scope) for v in function.return_values]
@@ -458,6 +479,10 @@ class Resolver:
 
     def _subclasses(self, cls: str) -> list[ClassInfo]:
         """Subclasses of ``cls`` defined in its own module (transitively)."""
+        cached = self._subclass_cache.get(cls)
+        if cached is not None:
+            return cached
+        self._subclass_cache[cls] = []  # evaluating bases may come back here: no subclasses yet
         found: list[ClassInfo] = []
         wanted = {cls}
         changed = True
@@ -472,6 +497,7 @@ class Resolver:
                     wanted.add(info.qname)
                     found.append(info)
                     changed = True
+        self._subclass_cache[cls] = found
         return found
 
     def _member(self, cls: str, attr: str, seen: set[str]) -> Value:
@@ -491,7 +517,14 @@ class Resolver:
         self.tiers.add(3)
         own = [*info.scope.bindings.get(attr, ()), *info.instance_attrs.get(attr, ())]
         if own:
-            return self._agree(f"{cls.rsplit('.', 1)[-1]}.{attr}", own)
+            key = (id(info), attr)
+            if key in self._active:
+                return self._cycle()
+            self._active.add(key)
+            try:
+                return self._agree(f"{cls.rsplit('.', 1)[-1]}.{attr}", own)
+            finally:
+                self._active.discard(key)
         bases = [self.evaluate(base, info.outer) for base in info.bases]
         for base in bases:
             if isinstance(base, Ref) and self.project.class_info(base.qname) is not None:
@@ -509,9 +542,9 @@ class Resolver:
 
 
 def _one_of(values: Sequence[Value], different: str) -> Value:
-    real = [v for v in values if v != NONE]
+    real = [v for v in values if v not in (NONE, CYCLE)]
     if not real:
-        return NONE
+        return CYCLE if CYCLE in values else NONE
     first = real[0]
     if all(v == first for v in real[1:]):
         return first
@@ -520,9 +553,9 @@ def _one_of(values: Sequence[Value], different: str) -> Value:
 
 
 def _agree(name: str, values: Sequence[Value]) -> Value:
-    real = [v for v in values if v != NONE]
+    real = [v for v in values if v not in (NONE, CYCLE)]
     if not real:
-        return Unknown(f"`{name}` is only ever None")
+        return CYCLE if CYCLE in values else Unknown(f"`{name}` is only ever None")
     first = real[0]
     if all(v == first for v in real[1:]):
         return first

@@ -197,7 +197,8 @@ def _may_match(source: _discover.Source, prefilter: Prefilter, project: ProjectI
         data = source.path.read_bytes()
     except OSError:
         return True  # the worker reports the read error
-    return project.reaches(data, source.module_name, source.is_package, prefilter.may_match)
+    return project.reaches(data, source.module_name, source.is_package, prefilter.may_match,
+                          prefilter.modules)
 
 
 def _open_cache(job: Job, roots: list[Path]) -> _cache.Cache:
