@@ -33,9 +33,9 @@ def cache_dir() -> Path:
 
 
 def key(action: str, rule_files: Sequence[Path], disabled: Iterable[str], runtime: str,
-        roots: Sequence[Path]) -> str:
+        roots: Sequence[Path], layout: str) -> str:
     digest = hashlib.sha256()
-    for part in (__version__, action, runtime, *sorted(disabled), *map(str, roots)):
+    for part in (__version__, action, runtime, layout, *sorted(disabled), *map(str, roots)):
         digest.update(part.encode() + b"\0")
     for rule_file in rule_files:
         try:

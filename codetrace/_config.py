@@ -13,7 +13,10 @@ DEFAULT_EXCLUDE = (
     ".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", ".eggs", "__pycache__",
     "build", "dist", "node_modules", ".mypy_cache", ".ruff_cache", ".pytest_cache",
 )
-_KEYS = ("include", "exclude", "extend-exclude", "rules", "disable", "runtime", "builtin-rules")
+_KEYS = (
+    "include", "exclude", "extend-exclude", "rules", "disable", "runtime", "builtin-rules",
+    "format",
+)
 _MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
@@ -36,6 +39,8 @@ class Config:
     disable: tuple[str, ...] = ()
     runtime: str = "codetrace.runtime"
     builtin_rules: bool = True
+    #: "black", "none", or None: black when the pyproject has [tool.black]
+    format: str | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -119,7 +124,12 @@ def load_config(pyproject: Path | None) -> Config:
     if not isinstance(builtin, bool):
         raise ConfigError(pyproject, _line_of(text, "builtin-rules"),
                           "[tool.codetrace] builtin-rules must be true or false")
+    layout = table.get("format")
+    if layout is not None and layout not in ("black", "none"):
+        raise ConfigError(pyproject, _line_of(text, "format"),
+                          "[tool.codetrace] format must be \"black\" or \"none\"")
     return Config(
+        format=layout,
         root=root,
         source=pyproject,
         include=include,

@@ -341,7 +341,7 @@ def strip(source: bytes, path: str, options: Options, *, self_check: bool = True
         if options.marker.encode() not in source:
             return FileResult(path, "unchanged")
         module = parse(source)
-        stripped, removed = strip_module(module, options.marker)
+        stripped, removed = strip_module(module, options.marker, options.style)
         if removed == 0:
             return FileResult(path, "unchanged")
         output = stripped.bytes

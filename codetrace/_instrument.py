@@ -6,47 +6,80 @@ from collections.abc import Sequence
 
 import libcst as cst
 
-from codetrace import _snippets
+from codetrace import _format, _snippets
 from codetrace._advice import Options, Plan
+from codetrace._strip import is_runtime_import, unwrap_statement
 
 
-class _Apply(cst.CSTTransformer):
+class _Apply(cst.CSTTransformer, _format.IndentTracker):
     """Post-order application: injected code is built from updated nodes, never matched again."""
 
-    def __init__(self, plan: Plan) -> None:
-        super().__init__()
+    def __init__(self, plan: Plan, options: Options) -> None:
+        cst.CSTTransformer.__init__(self)
+        _format.IndentTracker.__init__(self)
         self.plan = plan
+        self.options = options
+        self.touched: list[bool] = []
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self.module_indent = node.default_indent
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self.push_indent(node)
+
+    def leave_IndentedBlock(
+        self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock
+    ) -> cst.IndentedBlock:
+        self.pop_indent()
+        return updated_node
 
     def leave_Call(
         self, original_node: cst.Call, updated_node: cst.Call
     ) -> cst.BaseExpression:
         build = self.plan.replace_call.get(id(original_node))
-        return build(updated_node) if build is not None else updated_node
+        if build is None:
+            return updated_node
+        if self.touched:
+            self.touched[-1] = True
+        return build(updated_node)
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self.touched.append(False)
 
     def leave_SimpleStatementLine(
         self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine
     ) -> cst.SimpleStatementLine | cst.FlattenSentinel[cst.SimpleStatementLine]:
+        if self.touched.pop() and self.options.style is not None:
+            updated_node = self._formatted(original_node, updated_node, self.options.style)
         extra = self.plan.insert_after.get(id(original_node))
         if extra is None:
             return updated_node
         return cst.FlattenSentinel([updated_node, extra])
 
+    def _formatted(
+        self,
+        original: cst.SimpleStatementLine,
+        wrapped: cst.SimpleStatementLine,
+        style: _format.BlackStyle,
+    ) -> cst.SimpleStatementLine:
+        """Black's layout for a changed statement, where strip can give the original back."""
+        indent = self.width()
+        if indent is None or not _format.is_clean(original, style, indent):
+            return wrapped
+        formatted = _format.format_statement(wrapped, style, indent)
+        if formatted is None:
+            return wrapped
+        back = _format.format_statement(unwrap_statement(formatted, self.options.marker),
+                                        style, indent)
+        if back is None or not _format.same(back, original):
+            return wrapped
+        return formatted
+
 
 def apply_plan(module: cst.Module, plan: Plan, options: Options) -> cst.Module:
     """The module with every edit of ``plan`` applied and the runtime import added."""
-    changed = module.visit(_Apply(plan))
+    changed = module.visit(_Apply(plan, options))
     return add_runtime_import(changed, options)
-
-
-def is_runtime_import(statement: cst.CSTNode, marker: str) -> bool:
-    """``import <anything> as <marker>`` alone on a line: the import codetrace adds."""
-    if not (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1):
-        return False
-    small = statement.body[0]
-    if not isinstance(small, cst.Import) or len(small.names) != 1:
-        return False
-    asname = small.names[0].asname
-    return asname is not None and isinstance(asname.name, cst.Name) and asname.name.value == marker
 
 
 def _is_docstring(statement: cst.CSTNode) -> bool:

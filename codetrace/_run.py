@@ -7,6 +7,7 @@ Files are independent; a failing file is reported and the run goes on. Output fl
 from __future__ import annotations
 
 import enum
+import functools
 import multiprocessing
 import os
 import sys
@@ -22,6 +23,7 @@ from codetrace import _cache, _discover, _engine
 from codetrace._advice import Options
 from codetrace._config import Config
 from codetrace._engine import FileResult, Prefilter, UnresolvedReport
+from codetrace._format import black_style
 from codetrace._project import ProjectIndex
 from codetrace._report import Report
 from codetrace._rules import RuleSet
@@ -45,6 +47,12 @@ class Job:
     out: Path | None = None
     jobs: int = 1
     cache: bool = False
+
+    @functools.cached_property
+    def options(self) -> Options:
+        """Engine options, the project's black settings read once per run."""
+        return Options(runtime=self.config.runtime,
+                       style=black_style(self.config.source, self.config.format))
 
 
 #: below this many files per worker a pool costs more than it saves
@@ -85,7 +93,7 @@ def process(
         data = source.path.read_bytes()
     except OSError as exc:
         return FileResult(shown, "error", error=f"cannot read: {exc.strerror or exc}", line=1)
-    options = Options(runtime=job.config.runtime)
+    options = job.options
     if job.action == "apply":
         return _engine.instrument(
             data, shown, job.ruleset, options, module_name=source.module_name,
@@ -203,7 +211,8 @@ def _may_match(source: _discover.Source, prefilter: Prefilter, project: ProjectI
 
 def _open_cache(job: Job, roots: list[Path]) -> _cache.Cache:
     rule_files = sorted({rule.source for rule in job.ruleset.rules})
-    name = _cache.key(job.action, rule_files, job.config.disable, job.config.runtime, roots)
+    name = _cache.key(job.action, rule_files, job.config.disable, job.config.runtime, roots,
+                      repr(job.options.style))
     exclude = pathspec.GitIgnoreSpec.from_lines(job.config.exclude)
     return _cache.Cache.load(name, _cache.fingerprint(roots, exclude))
 

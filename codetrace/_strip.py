@@ -10,8 +10,19 @@ from collections.abc import Sequence
 
 import libcst as cst
 
-from codetrace._instrument import is_runtime_import
+from codetrace import _format
 from codetrace._resolve import marker_root
+
+
+def is_runtime_import(statement: cst.CSTNode, marker: str) -> bool:
+    """``import <anything> as <marker>`` alone on a line: the import codetrace adds."""
+    if not (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1):
+        return False
+    small = statement.body[0]
+    if not isinstance(small, cst.Import) or len(small.names) != 1:
+        return False
+    asname = small.names[0].asname
+    return asname is not None and isinstance(asname.name, cst.Name) and asname.name.value == marker
 
 
 def _attr_path(node: cst.BaseExpression) -> list[str] | None:
@@ -25,11 +36,39 @@ def _attr_path(node: cst.BaseExpression) -> list[str] | None:
     return list(reversed(parts))
 
 
-class _Strip(cst.CSTTransformer):
-    def __init__(self, marker: str) -> None:
-        super().__init__()
+class _Strip(cst.CSTTransformer, _format.IndentTracker):
+    def __init__(self, marker: str, style: _format.BlackStyle | None = None) -> None:
+        cst.CSTTransformer.__init__(self)
+        _format.IndentTracker.__init__(self)
         self.marker = marker
+        self.style = style
         self.removed = 0
+        self.touched: list[bool] = []
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self.module_indent = node.default_indent
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self.push_indent(node)
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self.touched.append(False)
+
+    def leave_SimpleStatementLine(
+        self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine
+    ) -> cst.SimpleStatementLine:
+        """In black mode a statement strip changed is formatted back, if it was black-clean."""
+        if not self.touched.pop() or self.style is None:
+            return updated_node
+        indent = self.width()
+        if indent is None or not _format.is_clean(original_node, self.style, indent):
+            return updated_node
+        return _format.format_statement(updated_node, self.style, indent) or updated_node
+
+    def _touch(self) -> None:
+        self.removed += 1
+        if self.touched:
+            self.touched[-1] = True
 
     def _is_traced(self, node: cst.BaseExpression) -> bool:
         return (
@@ -62,12 +101,12 @@ class _Strip(cst.CSTTransformer):
     ) -> cst.BaseExpression:
         if self._is_traced(updated_node.func):
             assert isinstance(updated_node.func, cst.Call)
-            self.removed += 1
+            self._touch()
             return updated_node.with_changes(func=updated_node.func.args[0].value)
         if self._hook_call(updated_node):
             inner = updated_node.args[0].value
             if isinstance(inner, cst.Call) and not inner.lpar:
-                self.removed += 1
+                self._touch()
                 return inner.with_changes(lpar=updated_node.lpar, rpar=updated_node.rpar)
         return updated_node
 
@@ -98,18 +137,28 @@ class _Strip(cst.CSTTransformer):
     def leave_IndentedBlock(
         self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock
     ) -> cst.IndentedBlock:
+        self.pop_indent()
         kept, carried = self._filter(updated_node.body)
         if not kept:
             kept = [cst.SimpleStatementLine([cst.Pass()])]
         return updated_node.with_changes(body=kept, footer=[*carried, *updated_node.footer])
 
 
-def strip_module(module: cst.Module, marker: str) -> tuple[cst.Module, int]:
+def strip_module(
+    module: cst.Module, marker: str, style: _format.BlackStyle | None = None
+) -> tuple[cst.Module, int]:
     """The module without codetrace's constructs, and how many were removed."""
     if not _mentions(module, marker):
         return module, 0
-    stripper = _Strip(marker)
+    stripper = _Strip(marker, style)
     return module.visit(stripper), stripper.removed
+
+
+def unwrap_statement(statement: cst.SimpleStatementLine, marker: str) -> cst.SimpleStatementLine:
+    """One statement with the call-site constructs undone (no formatting)."""
+    result = statement.visit(_Strip(marker))
+    assert isinstance(result, cst.SimpleStatementLine)
+    return result
 
 
 def _mentions(module: cst.Module, marker: str) -> bool:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
+from codetrace._format import BlackStyle
 from codetrace._match import Site
 
 
@@ -21,6 +22,8 @@ class Options:
     marker: str = "_codetrace"
     runtime: str = "codetrace.runtime"
     line_length: int = 88
+    #: black settings of a black-formatted project (see ``_format``), or None: layout untouched
+    style: BlackStyle | None = None
 
 
 @dataclass
