@@ -2,9 +2,9 @@
 
 Its sdist is downloaded from the package registry (the test is skipped, saying so, where the
 registry cannot be reached), instrumented in place, and its own tests run against the
-instrumented package: the set of passing and failing tests must be exactly the one of the
-original (a few of its tests need the internet and fail in both runs). Then strip must give back
-every byte of every file.
+instrumented package: every test whose outcome is stable on the original (two runs agree;
+one upstream test depends on timing) must have the same outcome instrumented (a few need the
+internet and fail in every run). Then strip must give back every byte of every file.
 """
 
 from __future__ import annotations
@@ -63,7 +63,9 @@ def _tree(root: Path) -> dict[str, bytes]:
 def test_requests_oauthlib_suite_is_unchanged_by_instrumentation(tmp_path: Path) -> None:
     root = _download(tmp_path)
     original = _tree(root)
-    before = _outcomes(root)
+    # a few upstream tests depend on timing: only outcomes stable over two runs are compared
+    first, second = _outcomes(root), _outcomes(root)
+    before = {name: word for name, word in first.items() if second.get(name) == word}
     result = CliRunner().invoke(app, ["apply", "--no-cache", str(root / "requests_oauthlib"),
                                       str(root / "tests")])
     assert result.exit_code == 0, result.stderr
@@ -72,7 +74,7 @@ def test_requests_oauthlib_suite_is_unchanged_by_instrumentation(tmp_path: Path)
     assert len(changed) >= 3  # the library's own session code and the tests' calls
     assert b"_codetrace.traced(" in instrumented["requests_oauthlib/oauth2_session.py"]
     after = _outcomes(root)
-    assert after == before
+    assert {name: after.get(name) for name in before} == before
     assert sum(1 for word in before.values() if word == "PASSED") > 50
     result = CliRunner().invoke(app, ["strip", "--no-cache", str(root / "requests_oauthlib"),
                                       str(root / "tests")])

@@ -9,7 +9,8 @@ and the application is never slowed by a slow or absent collector.
 Process lifecycle, which is where tracing libraries usually go wrong:
 
 - Exit: an ``atexit`` hook flushes and shuts down every live processor, each bounded by its
-  export timeout, so a hung collector delays exit by at most that much. The worker is a daemon
+  export timeout and all together by the runtime's exit bound (``CODETRACE_EXIT_TIMEOUT``, 3 s
+  by default), so a hung collector delays exit by at most that much. The worker is a daemon
   thread, so it never keeps the interpreter alive by itself.
 - Fork (gunicorn pre-fork, ``multiprocessing`` with the fork start method): the child inherits
   the queue, the lock (possibly held by a thread that does not exist in the child) and a worker
@@ -295,9 +296,23 @@ _live: weakref.WeakSet[BatchSpanProcessor] = weakref.WeakSet()
 
 
 def _shutdown_all() -> None:
-    """Flush and stop every live processor; each is bounded by its own export timeout."""
+    """Flush and stop every live processor, within the runtime's exit bound.
+
+    Each processor waits at most its own export timeout, and all of them together no longer
+    than ``CODETRACE_EXIT_TIMEOUT`` (``codetrace.runtime._config.exit_deadline``, shared with
+    the runtime's own exit hook).
+    """
+    from time import monotonic
+
+    try:
+        from ._config import exit_deadline
+
+        deadline = exit_deadline()
+    except Exception:  # pragma: no cover - the runtime is always there; be safe at exit anyway
+        deadline = monotonic() + 3.0
     for processor in list(_live):
-        processor.shutdown()
+        left = max(0.0, deadline - monotonic())
+        processor.shutdown(timeout_s=min(processor.export_timeout_ms / 1000.0, left))
 
 
 def _reinit_in_child() -> None:

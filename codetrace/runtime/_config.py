@@ -11,7 +11,10 @@ Variables: ``OTEL_SDK_DISABLED`` (``true`` turns everything off), ``OTEL_TRACES_
 exporter is installed, or any name given to :func:`register_exporter`), ``OTEL_TRACES_SAMPLER``
 and ``OTEL_TRACES_SAMPLER_ARG`` (see ``_sampling``), ``OTEL_PROPAGATORS`` (see
 ``_propagation``), ``OTEL_SERVICE_NAME`` and ``OTEL_RESOURCE_ATTRIBUTES`` (see ``_resource``),
-``CODETRACE_JSONL_PATH``.
+``CODETRACE_JSONL_PATH``, ``CODETRACE_BACKEND`` (``auto`` - the default -, ``otel``,
+``codetrace``: whether spans go through the OpenTelemetry API when it is set up, see
+``_bridge``), ``CODETRACE_EXIT_TIMEOUT`` (milliseconds, default 3000: the most interpreter exit
+waits for the processors to flush, all together; see :func:`exit_timeout_s`).
 
 The seam for other exporters: ``register_exporter(name, factory, processor="simple"|"batch")``.
 A name listed in ``_LAZY_EXPORTER_MODULES`` (``otlp`` -> ``codetrace.runtime._otlp``) is imported
@@ -24,6 +27,7 @@ module is missing. Processors are flushed and shut down at interpreter exit.
 from __future__ import annotations
 
 import os
+import sys
 from _thread import RLock
 
 from . import _log, _resource
@@ -36,6 +40,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from ._bridge import Bridge
     from ._protocols import Sampler, SpanExporter, SpanProcessor
 
 
@@ -45,17 +50,21 @@ def env_disabled() -> bool:
 
 
 class Pipeline:
-    """Where started spans go: the processors (may be empty) and the sampler.
+    """Where started spans go: the processors (may be empty) and the sampler, or the bridge.
 
     ``starters`` are the processors whose ``on_start`` does something: the simple processor's
-    does not, and skipping the call is measurable on every span.
+    does not, and skipping the call is measurable on every span. With ``bridge`` set, spans go
+    through the OpenTelemetry API instead (see ``_bridge``) and the rest is unused.
     """
 
-    __slots__ = ("processors", "sampler", "starters")
+    __slots__ = ("bridge", "processors", "sampler", "starters")
 
-    def __init__(self, processors: tuple[SpanProcessor, ...], sampler: Sampler) -> None:
+    def __init__(
+        self, processors: tuple[SpanProcessor, ...], sampler: Sampler, bridge: Bridge | None = None
+    ) -> None:
         self.processors = processors
         self.sampler = sampler
+        self.bridge = bridge
         self.starters = tuple(
             processor
             for processor in processors
@@ -181,19 +190,91 @@ def _register_atexit() -> None:
         atexit.register(_at_exit)
 
 
+EXIT_TIMEOUT_ENV = "CODETRACE_EXIT_TIMEOUT"
+DEFAULT_EXIT_TIMEOUT_MS = 3000
+
+
+def exit_timeout_s() -> float:
+    """The exit bound: ``CODETRACE_EXIT_TIMEOUT`` milliseconds (default 3000), in seconds.
+
+    Interpreter exit flushes what the processors still hold, and waits for that at most this
+    long in total, whatever the exporters' own timeouts (``OTEL_BSP_EXPORT_TIMEOUT`` is 30 s by
+    default: too long to hold a process that is leaving because a collector hangs). What is not
+    exported by then is dropped. It bounds processors that take a timeout (the batch processor
+    and any ``force_flush(timeout_s)``); a synchronous exporter already ran as spans ended.
+    """
+    raw = os.environ.get(EXIT_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_EXIT_TIMEOUT_MS / 1000.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also rejects NaN
+        warn_once(
+            f"exit-timeout:{raw}",
+            "codetrace: invalid %s=%r (milliseconds); using %d",
+            EXIT_TIMEOUT_ENV,
+            raw,
+            DEFAULT_EXIT_TIMEOUT_MS,
+        )
+        return DEFAULT_EXIT_TIMEOUT_MS / 1000.0
+    return value / 1000.0
+
+
+_exit_deadline: float | None = None
+
+
+def exit_deadline() -> float:
+    """The ``time.monotonic()`` by which exit stops waiting for exports (fixed on first call).
+
+    Every exit hook (this module's, the batch processor's, a ``multiprocessing`` child's
+    finalizer) shares it, so the bound holds for all of them together.
+    """
+    global _exit_deadline
+    if _exit_deadline is None:
+        from time import monotonic
+
+        _exit_deadline = monotonic() + exit_timeout_s()
+    return _exit_deadline
+
+
 def _at_exit() -> None:
     pipeline = settings.pipeline
     if pipeline is not None:
-        _stop(pipeline.processors, flush=True)
+        _stop(pipeline.processors, flush=True, deadline=exit_deadline())
 
 
-def _stop(processors: Sequence[SpanProcessor], *, flush: bool, keep: Sequence[object] = ()) -> None:
+def _stop(
+    processors: Sequence[SpanProcessor],
+    *,
+    flush: bool,
+    keep: Sequence[object] = (),
+    deadline: float | None = None,
+) -> None:
+    """Flush (if asked) and shut down ``processors``, all within ``deadline`` if one is given.
+
+    With a deadline, a processor whose ``shutdown`` takes a timeout (the batch processor) gets
+    what is left of it for flush and shutdown together; others get ``force_flush(left)`` then
+    ``shutdown()``.
+    """
+    from time import monotonic
+
     for processor in processors:
         if any(processor is kept for kept in keep):
             continue
         try:
+            if deadline is None:
+                if flush:
+                    processor.force_flush(5.0)
+                processor.shutdown()
+                continue
+            left = max(0.0, deadline - monotonic())
+            if _shutdown_takes_timeout(processor):
+                processor.shutdown(timeout_s=left)  # type: ignore[call-arg]
+                continue
             if flush:
-                processor.force_flush(5.0)
+                processor.force_flush(left)
             processor.shutdown()
         except Exception as exc:
             warn_once(
@@ -204,7 +285,43 @@ def _stop(processors: Sequence[SpanProcessor], *, flush: bool, keep: Sequence[ob
             )
 
 
+def _shutdown_takes_timeout(processor: object) -> bool:
+    batch = sys.modules.get("codetrace.runtime._batch")
+    return batch is not None and isinstance(processor, batch.BatchSpanProcessor)
+
+
 _EMPTY = Pipeline((), make_sampler("parentbased_always_on"))
+
+
+def _make_bridge(backend: str) -> Bridge | None:
+    """The bridge if ``backend`` (``auto``, ``otel``, ``codetrace``) asks for one and can be had."""
+    if backend == "codetrace":
+        return None
+    from . import _bridge
+
+    if backend == "auto" and not _bridge.otel_configured():
+        return None
+    try:
+        return _bridge.Bridge()
+    except Exception as exc:
+        warn_once(
+            "bridge-init",
+            "codetrace: cannot use the OpenTelemetry API (%s); using codetrace's own pipeline",
+            exc,
+        )
+        return None
+
+
+def _pipeline_from_env(backend: str | None = None) -> Pipeline:
+    """A pipeline as the environment asks: bridged, or codetrace's exporters and sampler."""
+    if backend is None:
+        from ._bridge import backend_from_env
+
+        backend = backend_from_env()
+    bridge = _make_bridge(backend)
+    if bridge is not None:
+        return Pipeline((), _EMPTY.sampler, bridge)
+    return Pipeline(processors_from_env(), sampler_from_env())
 
 
 def ensure_configured() -> Pipeline:
@@ -218,7 +335,7 @@ def ensure_configured() -> Pipeline:
             return _EMPTY
         _building = True
         try:
-            pipeline = Pipeline(processors_from_env(), sampler_from_env())
+            pipeline = _pipeline_from_env()
         except Exception as exc:  # pragma: no cover - every step above already guards itself
             warn_once("configure", "codetrace: configuration failed; tracing off", exc=exc)
             pipeline = _EMPTY
@@ -226,6 +343,26 @@ def ensure_configured() -> Pipeline:
             _building = False
         settings.pipeline = pipeline
         _register_atexit()
+        return pipeline
+
+
+def bridge_failed(bridge: Bridge, exc: BaseException) -> Pipeline:
+    """The OpenTelemetry API raised while starting a span: drop the bridge, for good.
+
+    Logs once and installs codetrace's own pipeline (from the environment) in place of the
+    bridged one, unless something else replaced it meanwhile; returns the pipeline to use.
+    """
+    warn_once(
+        "bridge-failed",
+        "codetrace: the OpenTelemetry API failed; using codetrace's own pipeline from now on",
+        exc=exc,
+    )
+    with _lock:
+        pipeline = settings.pipeline
+        if pipeline is None or pipeline.bridge is bridge:
+            pipeline = _pipeline_from_env("codetrace")
+            settings.pipeline = pipeline
+            _register_atexit()
         return pipeline
 
 
@@ -237,6 +374,7 @@ def configure(
     sampler_arg: str | None = None,
     propagators: str | Sequence[str] | None = None,
     disabled: bool | None = None,
+    backend: str | None = None,
 ) -> None:
     """Install a pipeline in code, replacing the current one (whose processors are shut down).
 
@@ -245,13 +383,34 @@ def configure(
     ``sampler_arg``) or a ``sampler(parent, trace_id) -> bool`` function; default from the
     environment. ``propagators`` is like ``OTEL_PROPAGATORS``; default from the environment.
     ``disabled`` overrides ``OTEL_SDK_DISABLED``.
+
+    ``backend`` is like ``CODETRACE_BACKEND``: ``"otel"`` sends spans through the OpenTelemetry
+    API (the application's SDK samples and exports them; ``exporter``, ``processor`` and
+    ``sampler`` must then be left out), ``"codetrace"`` uses codetrace's own pipeline, ``"auto"``
+    bridges if an OpenTelemetry provider is installed. Default: codetrace's own pipeline when
+    ``exporter``, ``processor`` or ``sampler`` is given, else the environment.
     """
+    if backend is not None and backend not in ("auto", "otel", "codetrace"):
+        raise ValueError(f"backend must be 'auto', 'otel' or 'codetrace', not {backend!r}")
+    explicit = exporter is not None or processor is not None or sampler is not None
+    if backend == "otel" and explicit:
+        raise ValueError(
+            "backend='otel' samples and exports through OpenTelemetry: "
+            "leave out exporter, processor and sampler"
+        )
+    bridge: Bridge | None = None
+    if not explicit:
+        if backend is None:
+            from ._bridge import backend_from_env
+
+            backend = backend_from_env()
+        bridge = _make_bridge(backend)
     processors: list[SpanProcessor] = []
     if processor is not None:
         processors.append(processor)
     if exporter is not None:
         processors.append(SimpleSpanProcessor(exporter))
-    if processor is None and exporter is None:
+    if processor is None and exporter is None and bridge is None:
         processors.extend(processors_from_env())
     if sampler is None:
         chosen = sampler_from_env()
@@ -266,7 +425,7 @@ def configure(
         new_propagators = make_propagators(propagators)
     with _lock:
         old = settings.pipeline
-        settings.pipeline = Pipeline(tuple(processors), chosen)
+        settings.pipeline = Pipeline(tuple(processors), chosen, bridge)
         settings.propagators = new_propagators
         if disabled is not None:
             settings.disabled = disabled
@@ -298,6 +457,14 @@ def force_flush(timeout_s: float = 30.0) -> bool:
     if pipeline is None:
         return True
     ok = True
+    if pipeline.bridge is not None:
+        try:
+            ok = pipeline.bridge.force_flush(timeout_s)
+        except Exception as exc:
+            ok = False
+            warn_once(
+                "flush:bridge", "codetrace: the OpenTelemetry provider failed to flush", exc=exc
+            )
     for processor in pipeline.processors:
         try:
             ok = processor.force_flush(timeout_s) and ok
@@ -313,11 +480,22 @@ def force_flush(timeout_s: float = 30.0) -> bool:
 
 
 def shutdown() -> None:
-    """Flush and shut down the processors; later spans are still created but not exported."""
+    """Flush and shut down the processors; later spans are still created but not exported.
+
+    While bridged, the OpenTelemetry provider is the application's: it is flushed, not shut
+    down, and spans keep going through it.
+    """
     with _lock:
         old = settings.pipeline
-        sampler = old.sampler if old is not None else sampler_from_env()
-        settings.pipeline = Pipeline((), sampler)
+        if old is not None and old.bridge is not None:
+            bridged = old
+        else:
+            bridged = None
+            sampler = old.sampler if old is not None else sampler_from_env()
+            settings.pipeline = Pipeline((), sampler)
+    if bridged is not None:
+        force_flush()
+        return
     if old is not None:
         _stop(old.processors, flush=True)
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from contextvars import copy_context
 
+from ._config import settings
+from ._log import warn_once
 from ._span import FLAG_SAMPLED, Span, current, reset_current
 
 TYPE_CHECKING = False
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from contextvars import Token
     from types import TracebackType
-    from typing import ParamSpec, TypeVar
+    from typing import Any, ParamSpec, TypeVar
 
     from ._protocols import BaggageEntry
 
@@ -103,6 +105,50 @@ def remote_span(context: Context) -> Span:
     )
 
 
+class _BridgedToken:
+    """What :func:`make_current` returns while bridged: both tokens, and the bridge."""
+
+    __slots__ = ("bridge", "otel_token", "token")
+
+    def __init__(self, token: Token[Span | None], bridge: Any, otel_token: Any) -> None:
+        self.token = token
+        self.bridge = bridge
+        self.otel_token = otel_token
+
+
+def make_current(span: Span | None) -> object:
+    """Make ``span`` current (``None``: no span) until :func:`restore_current` gets the token.
+
+    ``current.set(span)``, plus, while bridged to OpenTelemetry (see ``_bridge``), attaching
+    an OpenTelemetry context whose current span is ``span``, so hand-written OpenTelemetry
+    spans started meanwhile become its children too. Use it (not ``current.set``) wherever a
+    span is made current without its own ``activate()``: re-entered for a callback or another
+    task, for a streamed response's chunks, around an awaited coroutine. The span's own token
+    slot is left alone, so a span may be current in several contexts at once.
+    """
+    token = current.set(span)
+    pipeline = settings.pipeline
+    bridge = pipeline.bridge if pipeline is not None else None
+    if bridge is None:
+        return token
+    try:
+        return _BridgedToken(token, bridge, bridge.attach(span))
+    except Exception as exc:
+        warn_once("bridge-attach", "codetrace: cannot attach an OpenTelemetry context", exc=exc)
+        return token
+
+
+def restore_current(token: object) -> None:
+    """Undo :func:`make_current` (tolerating a token from another context, like ``reset``)."""
+    if type(token) is _BridgedToken:
+        try:
+            token.bridge.detach(token.otel_token)
+        except Exception as exc:
+            warn_once("bridge-detach", "codetrace: cannot detach an OpenTelemetry context", exc=exc)
+        token = token.token
+    reset_current(token)  # type: ignore[arg-type]
+
+
 class ContextScope:
     """Context manager returned by :func:`use_context`."""
 
@@ -110,10 +156,10 @@ class ContextScope:
 
     def __init__(self, span: Span | None) -> None:
         self._span = span
-        self._token: Token[Span | None] | None = None
+        self._token: object = None
 
     def __enter__(self) -> Span | None:
-        self._token = current.set(self._span)
+        self._token = make_current(self._span)
         return self._span
 
     def __exit__(
@@ -125,7 +171,7 @@ class ContextScope:
         token = self._token
         if token is not None:
             self._token = None
-            reset_current(token)
+            restore_current(token)
 
 
 def use_context(context: Context | Span | None) -> ContextScope:

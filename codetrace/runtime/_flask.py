@@ -28,10 +28,11 @@ imported here only when an app is instrumented, i.e. by programs that already us
 
 from __future__ import annotations
 
+from ._context import make_current, restore_current
 from ._http import host_and_port, method_attributes, redact_query, span_name_for
 from ._log import warn_once
 from ._propagation import extract_from_headers, header_names
-from ._span import Span, SpanKind, StatusCode, current, qualified_name
+from ._span import Span, SpanKind, StatusCode, qualified_name
 from ._tracer import span as start_span
 
 TYPE_CHECKING = False
@@ -139,7 +140,7 @@ class TracedResponse:
         return self
 
     def __next__(self) -> bytes:
-        token = current.set(self._span)
+        token = make_current(self._span)
         try:
             iterator = self._iterator
             if iterator is None:
@@ -151,7 +152,7 @@ class TracedResponse:
             _fail_once(self._span, exc)
             raise
         finally:
-            current.reset(token)
+            restore_current(token)
 
     def close(self) -> None:
         if self._closed:
@@ -160,11 +161,11 @@ class TracedResponse:
         try:
             close = getattr(self._iterable, "close", None)
             if close is not None:
-                token = current.set(self._span)
+                token = make_current(self._span)
                 try:
                     close()
                 finally:
-                    current.reset(token)
+                    restore_current(token)
         except BaseException as exc:
             _fail_once(self._span, exc)
             raise

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from . import _b3
 from ._baggage import format_baggage, parse_baggage
-from ._config import settings
+from ._config import ensure_configured, settings
 from ._context import Context
 from ._log import warn_once
 from ._span import Span, current
@@ -27,6 +27,8 @@ from ._tracecontext import format_traceparent, parse_traceparent, parse_tracesta
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, MutableMapping, Sequence
+
+    from ._bridge import Bridge
 
 DEFAULT_PROPAGATORS = "tracecontext,baggage"
 
@@ -190,13 +192,42 @@ def collect_headers(carrier: Mapping[str, object], names: Sequence[str]) -> dict
     return {name: ",".join(values) for name, values in found.items() if values}
 
 
+def _active_bridge() -> Bridge | None:
+    """The OpenTelemetry bridge if spans go through it (then so does propagation)."""
+    pipeline = settings.pipeline
+    if pipeline is None:
+        pipeline = ensure_configured()
+    return pipeline.bridge
+
+
+def _bridge_failed(operation: str, exc: Exception) -> None:
+    warn_once(
+        f"bridge-{operation}",
+        "codetrace: OpenTelemetry's propagator failed in %s; using codetrace's",
+        operation,
+        exc=exc,
+    )
+
+
 def header_names() -> tuple[str, ...]:
     """The (lowercase) header names the configured propagators read and write."""
+    bridge = _active_bridge()
+    if bridge is not None:
+        try:
+            return bridge.header_names()
+        except Exception as exc:
+            _bridge_failed("fields", exc)
     return tuple(name for propagator in propagators() for name in propagator.fields)
 
 
 def extract_from_headers(headers: Mapping[str, str]) -> Context:
     """``extract`` for headers already collected by :func:`collect_headers`."""
+    bridge = _active_bridge()
+    if bridge is not None:
+        try:
+            return bridge.extract(headers)
+        except Exception as exc:
+            _bridge_failed("extract", exc)
     context = Context()
     for propagator in propagators():
         context = propagator.extract(headers, context)
@@ -207,7 +238,7 @@ def extract(carrier: Mapping[str, object]) -> Context:
     """The trace context and baggage in ``carrier`` (an empty ``Context`` if there is none).
 
     Pass the result as ``span(..., parent=ctx)`` or to ``use_context(ctx)`` to continue the
-    caller's trace.
+    caller's trace. While bridged to OpenTelemetry, its global propagator reads the carrier.
     """
     if settings.disabled:
         return Context()
@@ -222,11 +253,19 @@ def inject(carrier: MutableMapping[str, str], *, span: Span | Context | None = N
     """Write the current span's (or ``span``'s) trace context and baggage into ``carrier``.
 
     An unsampled span still propagates its ids (with the sampled flag off); outside any span
-    nothing is written.
+    nothing is written. While bridged to OpenTelemetry, its global propagator writes the
+    carrier, and "current" includes hand-written OpenTelemetry spans (and baggage).
     """
     if settings.disabled:
         return
     try:
+        bridge = _active_bridge()
+        if bridge is not None:
+            try:
+                bridge.inject(carrier, span)
+                return
+            except Exception as exc:
+                _bridge_failed("inject", exc)
         source = span if span is not None else current.get()
         if source is None:
             return

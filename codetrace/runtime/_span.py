@@ -27,6 +27,7 @@ Fields of a finished span (the seam that exporters read; do not rename): ``name`
 
 from __future__ import annotations
 
+import os
 from contextvars import ContextVar
 from time import time_ns
 
@@ -34,7 +35,7 @@ from ._log import warn_once
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from contextvars import Token
     from types import TracebackType
 
@@ -95,35 +96,40 @@ def current_span() -> Span | None:
     return current.get()
 
 
-def _first_getrandbits(bits: int) -> int:
-    """Import :mod:`random` for the first id, not at import (it costs ~2 ms), then step aside.
+def _new_generator() -> Callable[[int], int]:
+    """``getrandbits`` of a private generator seeded from ``os.urandom``, reseeded after fork.
 
-    ``random``'s shared generator is reseeded in forked children by ``random`` itself, so two
-    processes forked from one parent do not produce the same ids.
+    ``_random`` is the C generator behind :mod:`random`; importing it costs ~0.1 ms, where
+    :mod:`random` itself costs ~2 ms (it imports ``hashlib`` helpers, ``math``, ``bisect``...).
+    A private instance, reseeded in every forked child, keeps two processes forked from one
+    parent from producing the same ids (what :mod:`random` does for its shared instance).
     """
-    global _getrandbits
-    from random import getrandbits
+    from _random import Random
 
-    _getrandbits = getrandbits
-    return getrandbits(bits)
+    generator = Random()
+    register_at_fork = getattr(os, "register_at_fork", None)
+    if register_at_fork is not None:  # not on Windows, where there is no fork
+        register_at_fork(after_in_child=generator.seed)
+    return generator.getrandbits
 
 
-_getrandbits = _first_getrandbits
+getrandbits = _new_generator()
+"""``getrandbits(bits)``: the runtime's id source (the C method itself, no Python frame)."""
 
 
 def new_trace_id() -> int:
     """A random, non-zero 128-bit trace id (all 16 bytes random, so the W3C random flag holds)."""
-    trace_id = _getrandbits(128)
+    trace_id = getrandbits(128)
     while not trace_id:  # pragma: no cover - one chance in 2**128
-        trace_id = _getrandbits(128)
+        trace_id = getrandbits(128)
     return trace_id
 
 
 def new_span_id() -> int:
     """A random, non-zero 64-bit span id."""
-    span_id = _getrandbits(64)
+    span_id = getrandbits(64)
     while not span_id:  # pragma: no cover - one chance in 2**64
-        span_id = _getrandbits(64)
+        span_id = getrandbits(64)
     return span_id
 
 
@@ -406,12 +412,7 @@ class Span:
             try:
                 processor.on_end(self)
             except Exception as exc:
-                warn_once(
-                    f"on_end:{type(processor).__qualname__}",
-                    "codetrace: span processor %s failed in on_end; spans may be lost",
-                    type(processor).__qualname__,
-                    exc=exc,
-                )
+                _on_end_failed(processor, exc)
 
     # -- current span --------------------------------------------------------------------------
 
@@ -437,16 +438,39 @@ class Span:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        # ``end()`` and ``reset_current()`` written out: this runs on every span, and the two
+        # calls they save are a measurable share of a span's cost (benchmarks/runtime_span.py).
         if exc is not None and self._recording and is_failure(exc):
             try:
                 self.fail(exc)
             except Exception as error:  # pragma: no cover - never mask the user's exception
                 warn_once("fail", "codetrace: could not record an exception", exc=error)
-        self.end()
+        if not self.end_ns:
+            self.end_ns = time_ns()
+            if self._recording:
+                self._recording = False
+                for processor in self._processors:
+                    try:
+                        processor.on_end(self)
+                    except Exception as error:
+                        _on_end_failed(processor, error)
         token = self._token
         if token is not None:
             self._token = None
-            reset_current(token)
+            try:  # noqa: SIM105 - see reset_current
+                current.reset(token)
+            except (ValueError, RuntimeError):
+                pass
+
+
+def _on_end_failed(processor: SpanProcessor, exc: Exception) -> None:
+    name = type(processor).__qualname__
+    warn_once(
+        f"on_end:{name}",
+        "codetrace: span processor %s failed in on_end; spans may be lost",
+        name,
+        exc=exc,
+    )
 
 
 def is_failure(exc: BaseException) -> bool:

@@ -22,8 +22,9 @@ coroutine finishes (the caller gets a wrapping coroutine to await instead).
 from __future__ import annotations
 
 from ._config import settings
+from ._context import make_current, restore_current
 from ._log import warn_once
-from ._span import Span, SpanKind, current, is_failure, reset_current
+from ._span import Span, SpanKind, is_failure
 from ._tracer import span as start_span
 
 TYPE_CHECKING = False
@@ -57,7 +58,13 @@ def _first_partial(adapter: Adapter, callee: Callable[..., Any]) -> Callable[...
 
 _partial: Callable[[Adapter, Callable[..., Any]], Callable[..., Any]] = _first_partial
 
-BUILTIN_ADAPTERS = {"requests.send": "codetrace.runtime._requests"}
+BUILTIN_ADAPTERS = {
+    "requests.send": "codetrace.runtime._requests",
+    "httpx.send": "codetrace.runtime._httpx",
+    "sqlite3.connect": "codetrace.runtime._dbapi",
+    "sqlite3.query": "codetrace.runtime._dbapi",
+    "sqlite3.transaction": "codetrace.runtime._dbapi",
+}
 """Rule id -> module whose ``adapter`` attribute handles it (imported on first use)."""
 
 _adapters: dict[str, Adapter] = {}
@@ -96,7 +103,7 @@ class GenericAdapter:
 
 async def finish_when_awaited(span: Span, coroutine: Coroutine[Any, Any, R]) -> R:
     """Await ``coroutine`` with ``span`` current, then end the span (recording any failure)."""
-    token = current.set(span)
+    token = make_current(span)
     try:
         result = await coroutine
     except BaseException as exc:
@@ -105,7 +112,7 @@ async def finish_when_awaited(span: Span, coroutine: Coroutine[Any, Any, R]) -> 
         span.end()
         raise
     finally:
-        reset_current(token)
+        restore_current(token)
     span.end()
     return result
 

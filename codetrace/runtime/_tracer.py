@@ -12,16 +12,19 @@ from __future__ import annotations
 
 from time import time_ns
 
-from ._config import ensure_configured, settings
+from ._config import bridge_failed, ensure_configured, settings
 from ._log import warn_once
+from ._sampling import parentbased_always_on
 from ._span import (
     FLAG_RANDOM,
     FLAG_SAMPLED,
     NOOP_SPAN,
     Span,
     SpanKind,
+    StatusCode,
     clean_attributes,
     current,
+    getrandbits,
     new_span_id,
     new_trace_id,
 )
@@ -32,6 +35,9 @@ if TYPE_CHECKING:
 
     from ._context import Context
     from ._protocols import AttributeValue, Parent
+
+_new = object.__new__
+_NO_PROCESSORS = ()
 
 
 def span(
@@ -48,66 +54,80 @@ def span(
     ``parent`` overrides the current span: an extracted :class:`Context` continues a remote
     trace, and ``Context()`` (empty) starts a new one. Without ``with``, call ``activate()``/
     ``deactivate()`` and ``end()`` yourself.
+
+    While bridged to OpenTelemetry (see ``_bridge``), the span is an OpenTelemetry span behind
+    the same interface.
     """
     if settings.disabled:
         return NOOP_SPAN
     pipeline = settings.pipeline
     if pipeline is None:
         pipeline = ensure_configured()
+    if pipeline.bridge is not None:
+        try:
+            return pipeline.bridge.start(name, kind, attributes, parent)
+        except Exception as exc:
+            pipeline = bridge_failed(pipeline.bridge, exc)
     source: Parent | None = parent if parent is not None else current.get()
-    baggage = source.baggage if source is not None else ()
     if source is not None and source.trace_id and source.span_id:
         trace_id = source.trace_id
         parent_id = source.span_id
         flags = source.trace_flags & FLAG_RANDOM
         trace_state = source.trace_state
         is_remote_parent = source.is_remote
+        baggage = source.baggage
     else:
+        baggage = source.baggage if source is not None else ()
         source = None
-        trace_id = new_trace_id()
+        trace_id = getrandbits(128) or new_trace_id()
         parent_id = 0
         flags = FLAG_RANDOM
         trace_state = ""
         is_remote_parent = False
-    try:
-        sampled = pipeline.sampler(source, trace_id)
-    except Exception as exc:
-        warn_once("sampler-error", "codetrace: the sampler raised; span not sampled", exc=exc)
-        sampled = False
+    sampler = pipeline.sampler
+    if sampler is parentbased_always_on:  # the default, decided here without a call
+        sampled = source is None or bool(source.trace_flags & FLAG_SAMPLED)
+    else:
+        try:
+            sampled = sampler(source, trace_id)
+        except Exception as exc:
+            warn_once("sampler-error", "codetrace: the sampler raised; span not sampled", exc=exc)
+            sampled = False
     processors = pipeline.processors
-    if not (sampled and processors):
-        return Span(
-            name,
-            trace_id,
-            new_span_id(),
-            parent_id,
-            flags | FLAG_SAMPLED if sampled else flags,
-            trace_state,
-            kind,
-            time_ns(),
-            is_remote_parent=is_remote_parent,
-            baggage=baggage,
-        )
-    cleaned: dict[str, AttributeValue] | None = None
+    recording = sampled and bool(processors)
+    cleaned: dict[str, AttributeValue] = {}
     dropped = 0
-    if attributes:
+    if attributes and recording:
         cleaned, dropped = clean_attributes(attributes)
-    started = Span(
-        name,
-        trace_id,
-        new_span_id(),
-        parent_id,
-        flags | FLAG_SAMPLED,
-        trace_state,
-        kind,
-        time_ns(),
-        cleaned,
-        is_remote_parent=is_remote_parent,
-        baggage=baggage,
-        processors=processors,
-        recording=True,
-    )
+    # The span's fields set here rather than through ``Span(...)``: keyword arguments and the
+    # extra frame cost more than all the stores together (benchmarks/runtime_span.py). Every
+    # slot of ``Span.__init__`` must be set here too (tests/runtime_bridge checks it).
+    started: Span = _new(Span)
+    started.name = name
+    started.trace_id = trace_id
+    started.span_id = getrandbits(64) or new_span_id()
+    started.parent_id = parent_id
+    started.trace_flags = flags | FLAG_SAMPLED if sampled else flags
+    started.trace_state = trace_state
+    started.kind = kind
+    started.start_ns = time_ns()
+    started.end_ns = 0
+    started.attributes = cleaned
+    started.status_code = StatusCode.UNSET
+    started.status_message = ""
+    started.events = []
+    started.is_remote_parent = is_remote_parent
+    started.is_remote = False
+    started.baggage = baggage
     started.dropped_attributes_count = dropped
+    started.dropped_events_count = 0
+    started._token = None
+    if not recording:
+        started._processors = _NO_PROCESSORS
+        started._recording = False
+        return started
+    started._processors = processors
+    started._recording = True
     for processor in pipeline.starters:
         try:
             processor.on_start(started)
