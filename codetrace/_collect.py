@@ -42,11 +42,17 @@ class ModuleFacts:
 
 
 def collect(
-    module: cst.Module, *, module_name: str, is_package: bool, marker: str, runtime: str
+    module: cst.Module, *, module_name: str, is_package: bool, marker: str, runtime: str,
+    source: bytes | None = None,
 ) -> ModuleFacts:
-    """Walk ``module`` once and return its facts."""
+    """Walk ``module`` once and return its facts.
+
+    ``source``, the bytes ``module`` was parsed from, spares regenerating the code to look for
+    ``# codetrace: ignore`` (positions are computed only where a directive appears).
+    """
     wrapper: MetadataWrapper | None = None
-    text_has_directive = _module_mentions_directive(module)
+    text = source.decode(module.encoding) if source is not None else module.code
+    text_has_directive = "codetrace:" in text
     if text_has_directive:
         wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
         positions = dict(wrapper.resolve(PositionProvider))
@@ -54,7 +60,7 @@ def collect(
         positions = {}
     collector = _Collector(
         module_name=module_name, is_package=is_package, marker=marker, runtime=runtime,
-        positions=positions, directives=_directive_lines(module) if text_has_directive else set(),
+        positions=positions, directives=_directive_lines(text) if text_has_directive else set(),
     )
     module.visit(collector)
     file_ignored = any(
@@ -67,14 +73,13 @@ def collect(
     )
 
 
-def _module_mentions_directive(module: cst.Module) -> bool:
-    # cheap and exact enough: the directive is a comment, and comments survive in .code
-    return "codetrace:" in module.code
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
-def _directive_lines(module: cst.Module) -> set[int]:
+def _directive_lines(text: str) -> set[int]:
+    """Lines (numbered as libcst numbers them) holding an ignore directive."""
     lines: set[int] = set()
-    for number, line in enumerate(module.code.splitlines(), start=1):
+    for number, line in enumerate(_LINE_BREAK.split(text), start=1):
         if "#" in line and DIRECTIVE.search(line):
             lines.add(number)
     return lines

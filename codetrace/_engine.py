@@ -216,10 +216,11 @@ def _transform(
     is_package: bool,
     project: ProjectIndex | None,
     register: bool,
+    source: bytes,
 ) -> tuple[cst.Module | None, Matches, list[tuple[Site, str]]]:
     facts = collect(
         module, module_name=module_name, is_package=is_package,
-        marker=options.marker, runtime=options.runtime,
+        marker=options.marker, runtime=options.runtime, source=source,
     )
     if facts.foreign_marker:
         positions = _positions(module)
@@ -271,7 +272,7 @@ def instrument(
                 return FileResult(path, "unchanged")
         module = parse(source)
         new_module, found, outcomes = _transform(
-            module, ruleset, options, module_name, is_package, project, self_check)
+            module, ruleset, options, module_name, is_package, project, self_check, source)
         positions = _positions(module) if (found.sites or found.unresolved) else {}
         sites = tuple(
             SiteReport(*_where(positions, site.call.node), site.rule.id, site.rule.advice,

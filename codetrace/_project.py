@@ -92,11 +92,12 @@ class ProjectIndex:
         from codetrace._engine import parse  # the engine's parse: same failure handling
 
         try:
-            module = parse(path.read_bytes())
+            source = path.read_bytes()
+            module = parse(source)
         except Exception:  # unreadable modules just stay unresolved
             return None
         facts = collect(module, module_name=name, is_package=path.name == "__init__.py",
-                        marker=self.marker, runtime=self.runtime)
+                        marker=self.marker, runtime=self.runtime, source=source)
         self._facts[name] = facts
         return facts
 

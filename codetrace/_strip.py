@@ -148,8 +148,6 @@ def strip_module(
     module: cst.Module, marker: str, style: _format.BlackStyle | None = None
 ) -> tuple[cst.Module, int]:
     """The module without codetrace's constructs, and how many were removed."""
-    if not _mentions(module, marker):
-        return module, 0
     stripper = _Strip(marker, style)
     return module.visit(stripper), stripper.removed
 
@@ -159,10 +157,6 @@ def unwrap_statement(statement: cst.SimpleStatementLine, marker: str) -> cst.Sim
     result = statement.visit(_Strip(marker))
     assert isinstance(result, cst.SimpleStatementLine)
     return result
-
-
-def _mentions(module: cst.Module, marker: str) -> bool:
-    return marker in module.code
 
 
 __all__ = ["marker_root", "strip_module"]
