@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import http.server
 import json
-import socket
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 from unittest import mock
 
@@ -56,26 +54,9 @@ class EchoHandler(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), EchoHandler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.daemon = True
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
+def server(serve_http: Callable[[type[http.server.BaseHTTPRequestHandler]], str]) -> str:
+    return serve_http(EchoHandler)
 
-
-@pytest.fixture
-def refused_url() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/nothing"
 
 
 def _received(response: requests.Response) -> dict[str, Any]:
