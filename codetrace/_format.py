@@ -24,12 +24,14 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import black
 import libcst as cst
 
 from codetrace import _toml
+
+if TYPE_CHECKING:
+    import black
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class BlackStyle:
     preview: bool = False
 
     def mode(self, indent: int) -> black.Mode:
+        import black  # ~70 ms: only projects in black mode pay for it
+
         return black.Mode(
             line_length=max(self.line_length - indent, 20),
             string_normalization=self.string_normalization,
@@ -75,6 +79,8 @@ def black_style(pyproject: Path | None, setting: str | None) -> BlackStyle | Non
 
 @functools.lru_cache(maxsize=4096)
 def _format_text(text: str, style: BlackStyle, indent: int) -> str | None:
+    import black
+
     try:
         return black.format_str(text, mode=style.mode(indent))
     except Exception:  # black rejects what it cannot format: we then leave the statement be

@@ -314,6 +314,8 @@ class Resolver:
         if isinstance(base, Ref):
             if self.project.class_info(base.qname) is not None:
                 return self._member(base.qname, attr, set())
+            if self.project.function_info(base.qname) is not None:
+                return Unknown(f"`{attr}` is an attribute of the function {base.qname}")
             return self._deref(self.ruleset.canonical(f"{base.qname}.{attr}"))
         if isinstance(base, Inst):
             if self.project.class_info(base.type) is not None:
@@ -435,7 +437,23 @@ class Resolver:
 
     # ----- the project ---------------------------------------------------------------------
     def _deref(self, qname: str) -> Value:
-        """``pkg.mod.name`` of the project → what ``name`` is bound to in ``pkg.mod``."""
+        """``pkg.mod.name`` of the project → what ``name`` is bound to in ``pkg.mod``.
+
+        Names in a rule's library stay references even where the tree holds that library's
+        source (a vendored copy, or site-packages itself): the rules describe its API.
+        """
+        if qname.split(".", 1)[0] in self.ruleset.modules:
+            return Ref(qname)
+        key = (0, qname)
+        if key in self._active:
+            return self._cycle()
+        self._active.add(key)
+        try:
+            return self._deref_project(qname)
+        finally:
+            self._active.discard(key)
+
+    def _deref_project(self, qname: str) -> Value:
         if (
             self.project.class_info(qname)
             or self.project.function_info(qname)

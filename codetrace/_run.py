@@ -161,7 +161,9 @@ def run(job: Job, report: Report) -> int:
     sources = list(_discover.iter_sources(job.paths, job.config))
     project = new_project(job, sources)
     roots = list(project.roots)
-    cache = _open_cache(job, roots) if job.cache else None
+    # files named one by one (a pre-commit hook) changed: the cache could only cost time
+    use_cache = job.cache and any(path.is_dir() for path in job.paths)
+    cache = _open_cache(job, roots) if use_cache else None
     exclude = pathspec.GitIgnoreSpec.from_lines(job.config.exclude)
 
     # cheap work here: cached files and files the prefilter rules out are settled in-process

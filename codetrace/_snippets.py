@@ -9,13 +9,19 @@ black costs ~2 ms a call: the cache makes that once per distinct shape, not once
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
+import os
+import tempfile
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-import black
-import jinja2
 import libcst as cst
 
-from codetrace import _paths
+from codetrace import __version__, _paths
+
+if TYPE_CHECKING:
+    import jinja2
 
 PLACEHOLDERS = ("__codetrace_callee__", "__codetrace_target__", "__codetrace_value__")
 
@@ -29,6 +35,8 @@ def _pystr(value: object) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
+    import jinja2
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(_paths.templates_dir())),
         undefined=jinja2.StrictUndefined,
@@ -39,11 +47,55 @@ def _environment() -> jinja2.Environment:
     return env
 
 
+class _DiskCache:
+    """Rendered and formatted snippets kept across runs, so a run that finds nothing new (a
+    pre-commit hook on one file) imports neither jinja2 nor black (~100 ms).
+
+    Keyed by codetrace's version and the templates' bytes; a lost or unreadable file is just a
+    cold cache. Writes are atomic; concurrent workers may overwrite each other's additions.
+    """
+
+    def __init__(self) -> None:
+        from codetrace._cache import cache_dir
+
+        digest = hashlib.sha256(__version__.encode())
+        for path in sorted(_paths.templates_dir().glob("*.j2")):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        self.path = cache_dir() / f"snippets-{digest.hexdigest()[:16]}.json"
+        try:
+            self.entries: dict[str, str] = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self.entries = {}
+
+    def add(self, key: str, value: str) -> None:
+        self.entries[key] = value
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, temporary = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(self.entries, handle)
+            os.replace(temporary, self.path)
+        except OSError:
+            pass
+
+
+@functools.lru_cache(maxsize=1)
+def _disk() -> _DiskCache:
+    return _DiskCache()
+
+
 @functools.lru_cache(maxsize=256)
 def _formatted(template: str, params: tuple[tuple[str, str], ...], line_length: int) -> str:
+    key = json.dumps([template, params, line_length])
+    known = _disk().entries.get(key)
+    if known is not None:
+        return known
+    import black
+
     rendered = _environment().get_template(template).render(dict(params)).strip() + "\n"
-    mode = black.Mode(line_length=line_length)
-    return black.format_str(rendered, mode=mode)
+    formatted = black.format_str(rendered, mode=black.Mode(line_length=line_length))
+    _disk().add(key, formatted)
+    return formatted
 
 
 @functools.lru_cache(maxsize=256)
