@@ -110,8 +110,12 @@ def check_decodable(source: bytes) -> None:
         raise _Failure(line, f"cannot decode byte 0x{byte:02x} as {encoding}") from None
 
 
-def parse(source: bytes) -> cst.Module:
-    """libcst parse with the failure modes of real code turned into :class:`_Failure`."""
+def parse(source: bytes, *, exact: bool = True) -> cst.Module:
+    """libcst parse with the failure modes of real code turned into :class:`_Failure`.
+
+    ``exact`` also checks that libcst gives the bytes back (LibCST#1457); a file that will only
+    be read, or turns out to need no change, can skip that extra code generation.
+    """
     check_decodable(source)
     try:
         module = cst.parse_module(source)
@@ -132,9 +136,14 @@ def parse(source: bytes) -> cst.Module:
         raise _Failure(1, "too deeply nested for the parser (recursion limit)") from None
     except Exception as exc:  # libcst raises assorted errors on odd input
         raise _Failure(1, f"cannot parse: {type(exc).__name__}: {exc}") from None
+    if exact:
+        check_round_trip(module, source)
+    return module
+
+
+def check_round_trip(module: cst.Module, source: bytes) -> None:
     if module.bytes != source:
         raise _Failure(1, "libcst does not reproduce this file byte for byte; left untouched")
-    return module
 
 
 def compiles(source: bytes, path: str) -> str | None:
@@ -255,11 +264,14 @@ def instrument(
     prefilter: Prefilter | None = None,
     project: ProjectIndex | None = None,
     self_check: bool = True,
+    locate: bool = True,
 ) -> FileResult:
     """Instrument one file's bytes. Never raises; failures come back as error results.
 
     With a ``project``, receivers resolve across the project's modules and the prefilter lets
-    through files that reach a rule's library through them.
+    through files that reach a rule's library through them. ``locate`` computes the line and
+    column of every site and unresolved candidate (``explain``); without it they are only
+    counted, which spares a pass over the tree.
     """
     try:
         if prefilter is not None:
@@ -270,10 +282,14 @@ def instrument(
             )
             if not passes:
                 return FileResult(path, "unchanged")
-        module = parse(source)
+        module = parse(source, exact=False)
         new_module, found, outcomes = _transform(
             module, ruleset, options, module_name, is_package, project, self_check, source)
-        positions = _positions(module) if (found.sites or found.unresolved) else {}
+        if new_module is not None:
+            check_round_trip(module, source)
+        wanted = locate and (found.sites or found.unresolved)
+        skipped = any(reason for _, reason in outcomes)
+        positions = _positions(module) if (wanted or skipped) else {}
         sites = tuple(
             SiteReport(*_where(positions, site.call.node), site.rule.id, site.rule.advice,
                        site.qname, site.how, skipped)

@@ -51,10 +51,21 @@ def imported_modules(source: bytes, module_name: str, is_package: bool) -> set[s
 class ProjectIndex:
     """Implements the resolver's ``Project``: locate, read and collect modules lazily."""
 
-    def __init__(self, roots: Iterable[Path], *, marker: str, runtime: str) -> None:
+    def __init__(
+        self,
+        roots: Iterable[Path],
+        *,
+        marker: str,
+        runtime: str,
+        gate: tuple[Callable[[bytes], bool], frozenset[str]] | None = None,
+    ) -> None:
+        """``gate``: the rules' text test and library names. With it, a module is parsed only
+        if it reaches a rule's library (a module that never does cannot hold, return or
+        subclass anything a rule matches), which keeps large trees cheap."""
         self.roots = tuple(dict.fromkeys(r.resolve() for r in roots))
         self.marker = marker
         self.runtime = runtime
+        self.gate = gate
         self._paths: dict[str, Path | None] = {}
         self._facts: dict[str, ModuleFacts | None] = {}
         self._reaches: dict[str, bool] = {}
@@ -102,11 +113,13 @@ class ProjectIndex:
         path = self.locate(name)
         if path is None:
             return None
+        if self.gate is not None and not self._module_reaches(name, *self.gate):
+            return None
         from codetrace._engine import parse  # the engine's parse: same failure handling
 
         try:
             source = path.read_bytes()
-            module = parse(source)
+            module = parse(source, exact=False)
         except Exception:  # unreadable modules just stay unresolved
             return None
         facts = collect(module, module_name=name, is_package=path.name == "__init__.py",

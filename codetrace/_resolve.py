@@ -467,7 +467,8 @@ class Resolver:
                 continue
             scope = self.project.module_scope(module)
             if scope is None:
-                return Unknown(f"module {module} of the project could not be read")
+                return Unknown(f"module {module} of the project does not reach a rule's "
+                               "library, or could not be read")
             self.tiers.add(5)
             value = self.lookup(parts[end], scope)
             for attr in parts[end + 1:]:

@@ -12,7 +12,7 @@ import multiprocessing
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +47,8 @@ class Job:
     out: Path | None = None
     jobs: int = 1
     cache: bool = False
+    #: report where each site and unresolved candidate stands (``explain``), not only counts
+    locate: bool = False
 
     @functools.cached_property
     def options(self) -> Options:
@@ -98,13 +100,19 @@ def process(
         return _engine.instrument(
             data, shown, job.ruleset, options, module_name=source.module_name,
             is_package=source.is_package, prefilter=prefilter, project=project,
+            locate=job.locate,
         )
     return _engine.strip(data, shown, options)
 
 
 def new_project(job: Job, sources: Sequence[_discover.Source]) -> ProjectIndex:
     return ProjectIndex(project_roots(sources), marker=Options().marker,
-                        runtime=job.config.runtime)
+                        runtime=job.config.runtime, gate=_gate(job))
+
+
+def _gate(job: Job) -> tuple[Callable[[bytes], bool], frozenset[str]]:
+    prefilter = Prefilter.for_rules(job.ruleset)
+    return prefilter.may_match, prefilter.modules
 
 
 def _out_target(job: Job, source: _discover.Source) -> Path:
@@ -125,7 +133,8 @@ _WORKER: tuple[Job, Prefilter, ProjectIndex] | None = None
 
 def _init_worker(job: Job, roots: list[Path]) -> None:
     global _WORKER
-    project = ProjectIndex(roots, marker=Options().marker, runtime=job.config.runtime)
+    project = ProjectIndex(roots, marker=Options().marker, runtime=job.config.runtime,
+                           gate=_gate(job))
     _WORKER = (job, Prefilter.for_rules(job.ruleset), project)
 
 

@@ -176,7 +176,7 @@ def explain_command(
 ) -> None:
     """Show, per file, what matched by which rule, and the candidates left unresolved and why."""
     config, ruleset = _setup(paths, rules)
-    job = Job("apply", tuple(paths), WriteBack.CHECK, config, ruleset)
+    job = Job("apply", tuple(paths), WriteBack.CHECK, config, ruleset, locate=True)
     from codetrace import _discover
     from codetrace._engine import Prefilter
 

@@ -216,3 +216,14 @@ def test_console_script_and_version() -> None:
 def test_quiet_prints_errors_only(tree: Path) -> None:
     code, _, err = run("apply", "--quiet", str(tree))
     assert code == 0 and err == ""
+
+
+def test_file_libcst_cannot_reproduce_is_left_alone(tree: Path) -> None:
+    """LibCST#1457: ``except X :`` loses its space; such a file must not be rewritten."""
+    odd = b'import requests\ntry:\n    requests.get("u")\nexcept ValueError :\n    pass\n'
+    (tree / "pkg" / "odd.py").write_bytes(odd)
+    code, _, err = run("apply", str(tree))
+    assert code == 2
+    assert "odd.py:1: libcst does not reproduce this file byte for byte" in err
+    assert (tree / "pkg" / "odd.py").read_bytes() == odd
+    assert b"_codetrace" in (tree / "pkg" / "client.py").read_bytes()

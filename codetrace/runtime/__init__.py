@@ -13,6 +13,11 @@ Python warnings (problems are logged once through :mod:`logging`), and keeps mem
 
 Configuration follows the standard variables (``OTEL_SDK_DISABLED``, ``OTEL_TRACES_EXPORTER``,
 ``OTEL_TRACES_SAMPLER``, ``OTEL_PROPAGATORS``, ``OTEL_SERVICE_NAME``, ...) or :func:`configure`.
+Where the application has set up OpenTelemetry (an SDK ``TracerProvider`` installed before the
+first span, or ``CODETRACE_BACKEND=otel``), spans go through the OpenTelemetry API instead and
+join its traces, context and exporters (see ``_bridge``); ``CODETRACE_BACKEND=codetrace`` keeps
+codetrace's own pipeline. Interpreter exit waits at most ``CODETRACE_EXIT_TIMEOUT`` ms (default
+3000) for the exporters to flush.
 
 Context and concurrency: the current span is held in one ``ContextVar``. It follows
 ``asyncio`` tasks (each task starts with a copy of its creator's context) and

@@ -37,6 +37,10 @@ tracer instead of codetrace's own pipeline:
   choices that only OpenTelemetry knows (X-Ray, Jaeger, ...) apply, and OpenTelemetry baggage
   set by hand-written code travels with codetrace's requests. The headers are the same W3C ones
   codetrace writes itself, so a bridged service and a codetrace-only one understand each other.
+* Double instrumentation: a bridged CLIENT span sets OpenTelemetry's "HTTP instrumentation
+  suppressed" context key while it is current, the way OpenTelemetry's own higher-level
+  instrumentations do, so an application also run under ``opentelemetry-instrument`` (or with
+  ``RequestsInstrumentor``) gets one span per request, not two.
 * Exporters: codetrace's own are not used while bridged (the SDK's pipeline exports; its
   provider flushes at exit by itself). ``force_flush()`` flushes the provider.
 * Failure: the bridge must never break the application. If the OpenTelemetry API raises while
@@ -53,7 +57,7 @@ import sys
 from time import time_ns
 
 from ._log import warn_once
-from ._span import Span, clean_attributes, current, is_failure
+from ._span import Span, SpanKind, clean_attributes, current, is_failure
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -152,6 +156,9 @@ class Bridge:
         self._detach = context.detach
         self._empty_context = context.Context
         self._marker = _marker(context)
+        # Where OpenTelemetry's HTTP instrumentations look to know a higher-level span already
+        # covers a request (private to the API, hence the getattr; without it, nothing set).
+        self._suppress_http = getattr(context, "_SUPPRESS_HTTP_INSTRUMENTATION_KEY", None)
 
     # -- starting spans ------------------------------------------------------------------------
 
@@ -352,6 +359,10 @@ class BridgeSpan(Span):
                 self._otel,
                 bridge._trace.set_span_in_context(self._otel, self._otel_parent),
             )
+            if self.kind == SpanKind.CLIENT and bridge._suppress_http is not None:
+                # A CLIENT span is the request: OpenTelemetry's own HTTP instrumentation
+                # (opentelemetry-instrument, RequestsInstrumentor) must not add a second one.
+                context = bridge._set_value(bridge._suppress_http, True, context)
             self._otel_context = context
         return context
 

@@ -125,13 +125,39 @@ def host_and_port(authority: str, scheme: str) -> tuple[str | None, int | None]:
     return (host or None), port
 
 
+def describe_url(url: str) -> tuple[str, str | None, int | None]:
+    """``(url.full, server.address, server.port)`` for a client request to ``url``.
+
+    Remembered per URL (up to :data:`URL_CACHE_SIZE` distinct URLs, then forgotten all at
+    once): a client calls the same few URLs over and over, and splitting and redacting one
+    costs more than the rest of its span. A URL with an ``@`` (credentials, perhaps) is never
+    kept.
+    """
+    described = _described.get(url)
+    if described is not None:
+        return described
+    parts = split_url(url)
+    if parts is None:
+        described = (redact_url(url, parts), None, None)
+    else:
+        host, port = host_and_port(parts[1], parts[0])
+        described = (redact_url(url, parts), host or None, port)
+    if "@" not in url:
+        if len(_described) >= URL_CACHE_SIZE:
+            _described.clear()
+        _described[url] = described
+    return described
+
+
+URL_CACHE_SIZE = 256
+_described: dict[str, tuple[str, str | None, int | None]] = {}
+
+
 def url_attributes(url: str, attributes: dict[str, Any]) -> None:
     """Set ``url.full``, ``server.address`` and ``server.port`` for a client request to ``url``."""
-    parts = split_url(url)
-    attributes["url.full"] = redact_url(url, parts)
-    if parts is None:
-        return
-    host, port = host_and_port(parts[1], parts[0])
+    described = _described.get(url)  # describe_url's cache, read here to save a call
+    full, host, port = described if described is not None else describe_url(url)
+    attributes["url.full"] = full
     if host:
         attributes["server.address"] = host
     if port is not None:

@@ -34,23 +34,21 @@ class SimpleSpanProcessor:
     def on_end(self, span: Span) -> None:
         if self._shut_down:
             return
-        error: BaseException | None = None
         try:
-            ok = self.exporter.export((span,))
-        except Exception as exc:
-            ok, error = False, exc
-        if not ok:
-            # An exporter that returns False reports its own reason; one that raises is ours
-            # to report.
+            if self.exporter.export((span,)):
+                return
+        except Exception as exc:  # one that raises is ours to report
             self.export_errors += 1
-            if error is not None:
-                name = type(self.exporter).__qualname__
-                warn_once(
-                    f"export:{name}",
-                    "codetrace: exporter %s raised; its spans are dropped (see export_errors)",
-                    name,
-                    exc=error,
-                )
+            name = type(self.exporter).__qualname__
+            warn_once(
+                f"export:{name}",
+                "codetrace: exporter %s raised; its spans are dropped (see export_errors)",
+                name,
+                exc=exc,
+            )
+            return
+        # An exporter that returns False reports its own reason.
+        self.export_errors += 1
 
     def force_flush(self, timeout_s: float = 30.0) -> bool:
         return True

@@ -29,12 +29,13 @@ attributes are computed only for spans that record.
 from __future__ import annotations
 
 import sys
+from collections import OrderedDict
 from collections.abc import Mapping
 
-from ._http import method_attributes, redact_url, span_name_for, url_attributes
+from ._http import KNOWN_METHODS, describe_url, method_attributes, url_attributes
 from ._log import warn_once
 from ._propagation import inject
-from ._span import Span, SpanKind, StatusCode
+from ._span import MAX_ATTRIBUTES, Span, SpanKind, StatusCode
 from ._tracer import span as start_span
 
 TYPE_CHECKING = False
@@ -123,29 +124,45 @@ def _argument(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: s
 
 
 def _header_names(headers: object) -> set[str]:
+    """The lowercase names of ``headers`` (``str`` or ``bytes`` keys; others ignored)."""
     names: set[str] = set()
-    if headers is None:
+    if not headers:
         return names
     for key in headers:  # type: ignore[attr-defined]
-        if isinstance(key, bytes):
-            key = key.decode("latin-1")
-        if isinstance(key, str):
-            names.add(key.lower())
+        if type(key) is not str:
+            if isinstance(key, bytes):
+                key = key.decode("latin-1")
+            elif not isinstance(key, str):
+                continue
+        names.add(key.lower())
     return names
 
 
 def _additions(injected: dict[str, str], present: set[str]) -> dict[str, str]:
-    """The injected headers the request does not already carry."""
+    """The injected headers the request does not already carry (``injected`` itself if all)."""
+    if present.isdisjoint(injected) and present.isdisjoint(_B3_MULTI):
+        return injected
     if "traceparent" in present:
         present = present | {"tracestate"}
-    if present & _B3_MULTI:
+    if not present.isdisjoint(_B3_MULTI):
         present = present | _B3_MULTI
     return {key: value for key, value in injected.items() if key not in present}
 
 
 def _session_header_names(callee: object) -> set[str]:
+    """The lowercase names of the session's default headers (none for a plain function).
+
+    A session's ``headers`` is a ``requests`` ``CaseInsensitiveDict``, whose ``_store`` is
+    already keyed by lowercase name: reading its keys skips iterating the mapping through
+    its Python-level generator, the costliest part of a traced call after the span.
+    """
     owner = getattr(callee, "__self__", None)
     headers = getattr(owner, "headers", None) if owner is not None else None
+    if headers is None:
+        return set()
+    store = getattr(headers, "_store", None)
+    if type(store) in (dict, OrderedDict) and type(headers).__name__ == "CaseInsensitiveDict":
+        return set(store)  # type: ignore[arg-type]
     return _header_names(headers) if isinstance(headers, Mapping) else set()
 
 
@@ -178,9 +195,12 @@ def _with_trace_headers(
     position = _SESSION_REQUEST_HEADERS_INDEX + offset
     positional = name == "request" and len(args) > position
     headers = args[position] if positional else kwargs.get("headers")
-    if headers is not None and not isinstance(headers, Mapping):
-        return args, kwargs  # a list of pairs, say: leave it exactly as given
-    additions = _additions(injected, _header_names(headers) | _session_header_names(callee))
+    present = _session_header_names(callee)
+    if headers is not None:
+        if not isinstance(headers, Mapping):
+            return args, kwargs  # a list of pairs, say: leave it exactly as given
+        present = present | _header_names(headers)
+    additions = _additions(injected, present)
     if not additions:
         return args, kwargs
     new_headers = {**headers, **additions} if headers else additions
@@ -191,35 +211,49 @@ def _with_trace_headers(
 
 def _start(
     callee: object, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> tuple[Span, tuple[Any, ...], dict[str, Any], bool]:
-    """Start and activate the span; return it with the arguments to call with."""
+) -> tuple[Span, tuple[Any, ...], dict[str, Any], str | None]:
+    """Start and activate the span; return it with the arguments to call with and the URL.
+
+    The URL is ``None`` when the call was not recognised (a generic ``HTTP`` span, arguments
+    untouched) or names none. Written flat, with the common case (a method named for its
+    verb) first: this runs on every call, between a lot of other code, where every extra
+    function call costs (benchmarks/runtime_requests.py).
+    """
     recognised = _recognise(callee)
-    method: str | None = None
-    url: str | None = None
-    if recognised is not None:
-        name, offset = recognised
-        if name in SIMPLE_METHODS:
-            method = SIMPLE_METHODS[name]
-            url = _text(_argument(args, kwargs, offset, "url"))
-        elif name == "request":
+    if recognised is None:
+        span = start_span("HTTP", kind=SpanKind.CLIENT)
+        span.activate()
+        return span, args, kwargs, None
+    name, offset = recognised
+    method = SIMPLE_METHODS.get(name)
+    if method is not None:
+        url: object = args[offset] if len(args) > offset else kwargs.get("url")
+    else:
+        if name == "request":
             method = _text(_argument(args, kwargs, offset, "method"))
-            url = _text(_argument(args, kwargs, offset + 1, "url"))
+            url = _argument(args, kwargs, offset + 1, "url")
         else:
             prepared = _argument(args, kwargs, offset, "request")
             method = _text(getattr(prepared, "method", None))
-            url = _text(getattr(prepared, "url", None))
-    if recognised is None or method is None:
-        span = start_span("HTTP", kind=SpanKind.CLIENT)
-        span.activate()
-        return span, args, kwargs, False
-    method = method.upper()
-    span = start_span(span_name_for(method), kind=SpanKind.CLIENT)
+            url = getattr(prepared, "url", None)
+        if method is None:
+            span = start_span("HTTP", kind=SpanKind.CLIENT)
+            span.activate()
+            return span, args, kwargs, None
+        method = method.upper()
+    if type(url) is not str:
+        url = _text(url)
+    known = method in KNOWN_METHODS
+    span = start_span(method if known else "HTTP", kind=SpanKind.CLIENT)
     span.activate()
     # From here on the span is current: nothing may escape before the caller can end it.
     try:
-        if span.is_recording():
+        if span._recording:
             attributes = span.attributes
-            method_attributes(method, attributes)
+            if known:
+                attributes["http.request.method"] = method
+            else:
+                method_attributes(method, attributes)
             if url is not None:
                 url_attributes(url, attributes)
     except Exception as exc:  # pragma: no cover - the helpers above do not raise on any str
@@ -228,27 +262,33 @@ def _start(
         args, kwargs = _with_trace_headers(callee, name, offset, args, kwargs, span)
     except Exception as exc:
         warn_once("requests-headers", "codetrace: could not add trace headers", exc=exc)
-    return span, args, kwargs, True
+    return span, args, kwargs, url if url is not None else ""
 
 
-def _record_response(span: Span, response: object) -> None:
+def _record_response(span: Span, response: object, url: str) -> None:
+    """Status code (and failure for 4xx/5xx) and, if it differs, the URL requests sent."""
     status = getattr(response, "status_code", None)
-    if type(status) is int:
-        span.set_attribute("http.response.status_code", status)
-        if status >= 400:
-            span.set_attribute("error.type", str(status))
-            span.set_status(StatusCode.ERROR)
+    attributes = span.attributes
+    if len(attributes) > MAX_ATTRIBUTES - 3:  # near the limit: the careful way
+        if type(status) is int:
+            span.set_attribute("http.response.status_code", status)
+        attributes = {}
+    elif type(status) is int:
+        attributes["http.response.status_code"] = status
+    if type(status) is int and status >= 400:
+        span.set_attribute("error.type", str(status))
+        span.set_status(StatusCode.ERROR)
     history = getattr(response, "history", None)
     first = history[0] if type(history) is list and history else response
     sent_url = getattr(getattr(first, "request", None), "url", None)
-    if type(sent_url) is str:
-        span.set_attribute("url.full", redact_url(sent_url))
+    if type(sent_url) is str and sent_url != url:
+        span.set_attribute("url.full", describe_url(sent_url)[0])
 
 
 def adapter(callee: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
     """Call ``callee(*args, **kwargs)`` in a CLIENT span (see the module docstring)."""
     try:
-        span, call_args, call_kwargs, recognised = _start(callee, args, kwargs)
+        span, call_args, call_kwargs, url = _start(callee, args, kwargs)
     except Exception as exc:
         warn_once("requests-adapter", "codetrace: requests call left untraced", exc=exc)
         return callee(*args, **kwargs)
@@ -257,9 +297,9 @@ def adapter(callee: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
     except BaseException as exc:
         span.__exit__(type(exc), exc, exc.__traceback__)
         raise
-    if recognised and span.is_recording():
+    if url is not None and span._recording:
         try:
-            _record_response(span, response)
+            _record_response(span, response, url)
         except Exception as exc:
             warn_once("requests-response", "codetrace: could not read the response", exc=exc)
     span.__exit__(None, None, None)

@@ -128,7 +128,10 @@ def span(
         return started
     started._processors = processors
     started._recording = True
-    for processor in pipeline.starters:
+    starters = pipeline.starters
+    if not starters:
+        return started
+    for processor in starters:
         try:
             processor.on_start(started)
         except Exception as exc:
