@@ -20,7 +20,6 @@ from pathlib import Path
 import pathspec
 
 from codetrace import __version__
-from codetrace._discover import walk
 from codetrace._engine import UnresolvedReport
 
 
@@ -46,15 +45,30 @@ def key(action: str, rule_files: Sequence[Path], disabled: Iterable[str], runtim
 
 
 def fingerprint(roots: Sequence[Path], exclude: pathspec.GitIgnoreSpec) -> str:
+    """Path, size and mtime of every ``.py`` file under ``roots`` (excluded folders skipped).
+
+    A plain ``scandir`` walk: ``.gitignore`` rules are not consulted here — a fingerprint only
+    has to change when a file that resolution may read changes, and reading more is safe.
+    """
     digest = hashlib.sha256()
-    include = pathspec.GitIgnoreSpec.from_lines(["*.py"])
-    for root in roots:
-        for path in walk(root, include, exclude):
+    stack = [str(root) for root in roots]
+    while stack:
+        directory = stack.pop()
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
             try:
-                info = path.stat()
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name != ".git" and not exclude.match_file(entry.name + "/"):
+                        stack.append(entry.path)
+                elif entry.name.endswith(".py"):
+                    info = entry.stat(follow_symlinks=False)
+                    digest.update(
+                        f"{entry.path}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
             except OSError:
                 continue
-            digest.update(f"{path}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -24,17 +25,25 @@ class Source:
 
 def module_name_for(path: Path) -> tuple[str, bool]:
     """``pkg/sub/mod.py`` → ``("pkg.sub.mod", False)``, climbing while ``__init__.py`` exists."""
-    path = path.resolve()
-    is_package = path.name == "__init__.py"
-    parts = [] if is_package else [path.stem]
-    directory = path.parent
-    while (directory / "__init__.py").is_file():
-        parts.append(directory.name)
-        if directory.parent == directory:
-            break
-        directory = directory.parent
-    name = ".".join(reversed(parts)) or path.stem
-    return name, is_package
+    absolute = os.path.abspath(path)
+    directory, filename = os.path.split(absolute)
+    is_package = filename == "__init__.py"
+    stem = filename[:-3] if filename.endswith(".py") else os.path.splitext(filename)[0]
+    parts = _package_parts(directory)
+    if is_package:
+        return ".".join(parts) or stem, True
+    return ".".join((*parts, stem)), False
+
+
+@functools.lru_cache(maxsize=4096)
+def _package_parts(directory: str) -> tuple[str, ...]:
+    """The package names leading to ``directory`` (empty where it holds no ``__init__.py``)."""
+    if not os.path.isfile(os.path.join(directory, "__init__.py")):
+        return ()
+    parent, name = os.path.split(directory)
+    if parent == directory:
+        return (name,)
+    return (*_package_parts(parent), name)
 
 
 def _gitignore(directory: Path) -> pathspec.GitIgnoreSpec | None:
@@ -50,17 +59,19 @@ def iter_sources(paths: Sequence[Path], config: Config) -> Iterator[Source]:
     """Files to process, in a stable order. Files named explicitly are always taken."""
     include = pathspec.GitIgnoreSpec.from_lines(config.include)
     exclude = pathspec.GitIgnoreSpec.from_lines(config.exclude)
-    seen: set[Path] = set()
+    seen: set[str] = set()
     for given in paths:
         if given.is_file():
-            resolved = given.resolve()
+            resolved = os.path.realpath(given)
             if resolved not in seen:
                 seen.add(resolved)
                 name, is_package = module_name_for(given)
                 yield Source(given, given.parent, name, is_package)
             continue
+        base = os.path.realpath(given)
         for path in walk(given, include, exclude):
-            resolved = path.resolve()
+            # the walk follows no links, so the real path is the real folder joined with names
+            resolved = os.path.join(base, os.path.relpath(path, given))
             if resolved in seen:
                 continue
             seen.add(resolved)

@@ -207,7 +207,9 @@ def run(job: Job, report: Report) -> int:
     if job.write_back is WriteBack.OUT:
         _copy_rest(job, written, report)
     if cache is not None:
-        cache.save(_cache.fingerprint(roots, exclude), unchanged)
+        wrote_sources = job.write_back is WriteBack.YES and report.changed > 0
+        now = _cache.fingerprint(roots, exclude) if wrote_sources else cache.fingerprint
+        cache.save(now, unchanged)
     return report.finish()
 
 
