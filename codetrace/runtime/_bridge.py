@@ -108,6 +108,7 @@ def otel_configured() -> bool:
 
 
 _MARKER: Any = None
+_UNKNOWN: Any = object()
 
 
 def _marker(context: Any) -> Any:
@@ -136,7 +137,6 @@ class Bridge:
         from codetrace import __version__
 
         self._trace = trace
-        self._context = context
         self._baggage = baggage
         self._propagate = propagate
         self._status = Status
@@ -184,8 +184,15 @@ class Bridge:
             start_time=start_ns,
         )
         span_context = otel_span.get_span_context()
-        parent_span_context = self._trace.get_current_span(parent_context).get_span_context()
-        if parent_span_context.is_valid and parent_span_context.trace_id == span_context.trace_id:
+        # The SDK's span knows its parent; other implementations: look it up in the context.
+        parent_span_context = getattr(otel_span, "parent", _UNKNOWN)
+        if parent_span_context is _UNKNOWN:
+            parent_span_context = self._trace.get_current_span(parent_context).get_span_context()
+        if (
+            parent_span_context is not None
+            and parent_span_context.is_valid
+            and parent_span_context.trace_id == span_context.trace_id
+        ):
             parent_id = parent_span_context.span_id
             is_remote_parent = bool(parent_span_context.is_remote)
         else:
