@@ -123,10 +123,6 @@ def _out_target(job: Job, source: _discover.Source) -> Path:
     return job.out / source.path.resolve().relative_to(source.root.resolve())
 
 
-def _chunks(count: int, jobs: int) -> int:
-    return max(1, min(16, count // (jobs * 4) or 1))
-
-
 # worker-process state, set once per worker by _init_worker (fork start: inherited cheaply)
 _WORKER: tuple[Job, Prefilter, ProjectIndex] | None = None
 
@@ -161,7 +157,19 @@ def _results(
         max_workers=job.jobs, mp_context=context, initializer=_init_worker,
         initargs=(job, roots),
     ) as pool:
-        yield from pool.map(_work, sources, chunksize=_chunks(len(sources), job.jobs))
+        # largest files first, so no worker is left with a long file at the end; results are
+        # still taken in input order, which keeps the output deterministic
+        order = sorted(range(len(sources)), key=lambda i: -_size(sources[i]))
+        futures = {index: pool.submit(_work, sources[index]) for index in order}
+        for index in range(len(sources)):
+            yield futures.pop(index).result()
+
+
+def _size(source: _discover.Source) -> int:
+    try:
+        return source.path.stat().st_size
+    except OSError:
+        return 0
 
 
 def run(job: Job, report: Report) -> int:
