@@ -92,7 +92,7 @@ class Cache:
         return cls(path, current, {})
 
     def get(self, path: Path) -> tuple[UnresolvedReport, ...] | None:
-        found = self.entries.get(str(path.resolve()))
+        found = self.entries.get(os.path.abspath(path))
         if found is None:
             return None
         return tuple(UnresolvedReport(*item) for item in found)  # type: ignore[arg-type]
@@ -102,7 +102,7 @@ class Cache:
     ) -> None:
         """Write the cache for the tree as it is now; failures to write are ignored."""
         files = {
-            str(path.resolve()): [[u.line, u.column, u.method, u.receiver, u.reason]
+            os.path.abspath(path): [[u.line, u.column, u.method, u.receiver, u.reason]
                                   for u in unresolved]
             for path, unresolved in unchanged.items()
         }

@@ -68,16 +68,19 @@ def default_jobs() -> int:
 
 def _display(path: Path) -> str:
     try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
+        relative = os.path.relpath(os.path.abspath(path), os.getcwd())
+    except ValueError:  # another drive on Windows
         return path.as_posix()
+    if relative.startswith(".."):
+        return path.as_posix()
+    return Path(relative).as_posix()
 
 
 def project_roots(sources: Sequence[_discover.Source]) -> list[Path]:
     """Import roots: the folder above each source's top-level package."""
     roots: dict[Path, None] = {}
     for source in sources:
-        root = source.path.resolve().parent
+        root = Path(os.path.dirname(os.path.abspath(source.path)))
         for _ in range(source.module_name.count(".")):
             root = root.parent
         if source.is_package:
