@@ -240,6 +240,17 @@ class Resolver:
             if node.value == "None":
                 return NONE
             return self.lookup(node.value, scope)
+        if isinstance(node, cst.Attribute) and _is_super(node.value):
+            info = self._enclosing_class(scope)
+            if info is None:
+                return Unknown("super() outside a method of a project class")
+            assert isinstance(node.value, cst.Call)
+            if node.value.args:
+                named = self.evaluate(node.value.args[0].value, scope)
+                if named != Ref(info.qname):
+                    return Unknown("super(X, obj) with X other than the enclosing class")
+            self.tiers.add(3)
+            return self._bases_member(info, node.attr.value, {info.qname})
         if isinstance(node, cst.Attribute):
             dotted = dotted_name(node)
             if dotted is not None:
@@ -496,6 +507,16 @@ class Resolver:
             return Unknown(f"{function.qname} returns nothing")
         return _agree(f"{function.qname}()", values)
 
+    def _enclosing_class(self, scope: Scope) -> ClassInfo | None:
+        """The class whose method (or a lambda/comprehension in it) ``scope`` belongs to."""
+        current: Scope | None = scope
+        while current is not None:
+            if current.kind == "function" and current.parent is not None \
+                    and current.parent.kind == "class":
+                return self.project.class_info(current.parent.qualname)
+            current = current.parent
+        return None
+
     def _subclasses(self, cls: str) -> list[ClassInfo]:
         """Subclasses of ``cls`` defined in its own module (transitively)."""
         cached = self._subclass_cache.get(cls)
@@ -544,6 +565,11 @@ class Resolver:
                 return self._agree(f"{cls.rsplit('.', 1)[-1]}.{attr}", own)
             finally:
                 self._active.discard(key)
+        return self._bases_member(info, attr, seen)
+
+    def _bases_member(self, info: ClassInfo, attr: str, seen: set[str]) -> Value:
+        """``attr`` looked up in the bases of a project class (single inheritance is exact)."""
+        cls = info.qname
         bases = [self.evaluate(base, info.outer) for base in info.bases]
         for base in bases:
             if isinstance(base, Ref) and self.project.class_info(base.qname) is not None:
@@ -558,6 +584,16 @@ class Resolver:
             if isinstance(base, Unknown):
                 return Unknown(f"a base class of {cls} is not resolved: {base.reason}")
         return Unknown(f"no attribute `{attr}` on {cls}")
+
+
+def _is_super(node: cst.BaseExpression) -> bool:
+    """``super()``, or ``super(Cls, self)`` (assumed to name the enclosing class)."""
+    return (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Name)
+        and node.func.value == "super"
+        and len(node.args) in (0, 2)
+    )
 
 
 def _one_of(values: Sequence[Value], different: str) -> Value:
