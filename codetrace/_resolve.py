@@ -270,7 +270,10 @@ class Resolver:
             unwrapped = self._unwrap_injected(node)
             if unwrapped is not None:
                 return self.evaluate(unwrapped, scope)
-            return self.call(self.evaluate(node.func, scope))
+            callee = self.evaluate(node.func, scope)
+            if callee == Ref("importlib.import_module"):
+                return self._imported(node)
+            return self.call(callee)
         if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.Or):
             return _one_of([self.evaluate(node.left, scope), self.evaluate(node.right, scope)],
                            "`or` of different things")
@@ -283,6 +286,15 @@ class Resolver:
         if literal is not None:
             return Inst(literal)
         return Unknown(f"a {type(node).__name__} expression is not resolved")
+
+    def _imported(self, node: cst.Call) -> Value:
+        """``importlib.import_module("name")`` with a literal absolute name is that module."""
+        if len(node.args) == 1 and isinstance(node.args[0].value, cst.SimpleString):
+            name = node.args[0].value.evaluated_value
+            if isinstance(name, str) and name and not name.startswith("."):
+                self.tiers.add(1)
+                return self._deref(self.ruleset.canonical(name))
+        return Unknown("importlib.import_module() of a computed name")
 
     def _unwrap_injected(self, node: cst.Call) -> cst.BaseExpression | None:
         """Code codetrace injected evaluates as the code it wraps, so a second run sees the same
