@@ -1,0 +1,76 @@
+"""Rule files: every problem is one error naming the file, the line and the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from codetrace import _advice
+from codetrace._rules import ADVICE_KINDS, RuleError, builtin_rule_files, load_rules
+
+GOOD_RULE = '''[[rule]]
+id = "x.send"
+[rule.match]
+call = ["x.get"]
+[rule.do]
+advice = "wrap-call"
+'''
+
+BROKEN = [
+    ("unknown_top", 'librar = 1\n', 1, "unknown key 'librar' in the top level"),
+    ("unknown_rule_key", GOOD_RULE.replace('id = "x.send"', 'id = "x.send"\nmatches = 1'),
+     3, "unknown key 'matches' in [[rule]]"),
+    ("bad_id", GOOD_RULE.replace('"x.send"', '"X Send"'), 2, "needs an 'id'"),
+    ("no_match", '[[rule]]\nid = "x.y"\n[rule.do]\nadvice = "wrap-call"\n', 1,
+     "needs a [rule.match] table"),
+    ("bad_qname", GOOD_RULE.replace('["x.get"]', '["x.get()"]'), 4,
+     "'x.get()' is not a qualified name"),
+    ("bare_name", GOOD_RULE.replace('["x.get"]', '["get"]'), 4, "'get' is not a qualified name"),
+    ("empty_call", GOOD_RULE.replace('["x.get"]', '[]'), 4, "non-empty list"),
+    ("unknown_advice", GOOD_RULE.replace('"wrap-call"', '"wrap-it"'), 6,
+     "unknown advice 'wrap-it' (expected one of: wrap-call, hook-after)"),
+    ("hook_without_name", GOOD_RULE.replace('"wrap-call"', '"hook-after"'), 5,
+     "advice 'hook-after' needs hook"),
+    ("hook_on_wrap", GOOD_RULE + 'hook = "flask"\n', 7, "'hook' only goes with advice"),
+    ("bad_types", '[types]\n"a.b" = "not a name!"\n', 2, "must map to a qualified name"),
+    ("toml_syntax", '[[rule]\n', 1, ""),
+    ("not_utf8", b"\xff\xfe[[rule]]\n", 1, "not valid UTF-8"),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "line", "message"), BROKEN, ids=[b[0] for b in BROKEN])
+def test_broken_rule_files(
+    tmp_path: Path, name: str, text: str | bytes, line: int, message: str
+) -> None:
+    path = tmp_path / f"{name}.toml"
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
+    with pytest.raises(RuleError) as caught:
+        load_rules([path])
+    assert caught.value.path == path
+    assert caught.value.line == line
+    assert message in caught.value.message
+    assert "\n" not in str(caught.value)
+
+
+def test_duplicate_ids_across_files(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.toml", tmp_path / "b.toml"
+    first.write_text(GOOD_RULE)
+    second.write_text("\n\n" + GOOD_RULE)
+    with pytest.raises(RuleError) as caught:
+        load_rules([first, second])
+    assert caught.value.path == second and caught.value.line == 3
+    assert f"duplicate rule id 'x.send' (first defined at {first}:1)" in caught.value.message
+
+
+def test_builtin_rules_load_and_advice_kinds_match_the_registry() -> None:
+    ruleset = load_rules(builtin_rule_files())
+    assert {r.id for r in ruleset.rules} >= {"requests.send", "flask.app", "httpx.send",
+                                            "sqlite3.query"}
+    assert set(ADVICE_KINDS) == set(_advice.names())
+    assert ruleset.canonical("requests.sessions.Session.get") == "requests.Session.get"
+    assert ruleset.returns["sqlite3.connect"] == "sqlite3.Connection"
+    assert "requests" in ruleset.modules and "sqlite3" in ruleset.modules
