@@ -21,7 +21,7 @@ wrong call; an unresolved one is only reported.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -688,6 +688,6 @@ class SingleModule:
 
 
 __all__ = [
-    "TIER_NAMES", "CallSite", "Callable", "ClassInfo", "FunctionInfo", "Inst", "Project", "Ref",
+    "TIER_NAMES", "CallSite", "ClassInfo", "FunctionInfo", "Inst", "Project", "Ref",
     "Resolver", "Scope", "SingleModule", "Unknown", "Value",
 ]

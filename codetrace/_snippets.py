@@ -23,9 +23,6 @@ from codetrace import __version__, _paths
 if TYPE_CHECKING:
     import jinja2
 
-PLACEHOLDERS = ("__codetrace_callee__", "__codetrace_target__", "__codetrace_value__")
-
-
 def _pystr(value: object) -> str:
     text = str(value)
     if any(ch in text for ch in "\"\\\n\r{}"):

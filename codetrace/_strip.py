@@ -11,7 +11,6 @@ from collections.abc import Sequence
 import libcst as cst
 
 from codetrace import _format
-from codetrace._resolve import marker_root
 
 
 def is_runtime_import(statement: cst.CSTNode, marker: str) -> bool:
@@ -158,5 +157,3 @@ def unwrap_statement(statement: cst.SimpleStatementLine, marker: str) -> cst.Sim
     assert isinstance(result, cst.SimpleStatementLine)
     return result
 
-
-__all__ = ["marker_root", "strip_module"]
