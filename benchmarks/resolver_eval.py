@@ -47,7 +47,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import tomllib
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the project supports 3.10, where tomli is the same parser
+    import tomli as tomllib
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
@@ -1058,6 +1061,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         worker_main(args.worker, args.task)
         return 0
     runs = 1 if args.quick else args.runs
+    try:
+        __import__("codetrace.cli")
+    except ImportError as exc:
+        raise SystemExit(f"codetrace is not importable from {sys.executable} ({exc}): run "
+                         "this with the project's venv, .venv/bin/python") from None
     rules = load_rules()
     args.cache.mkdir(parents=True, exist_ok=True)
     envs = prepare_envs(args.cache)
