@@ -122,3 +122,17 @@ def test_example_tree_with_two_jobs_round_trips(tmp_path: Path) -> None:
     assert run("apply", "--jobs", "2", str(work))[0] == 0
     assert run("strip", "--jobs", "2", str(work))[0] == 0
     assert {p: p.read_bytes() for p in work.rglob("*.py")} == original
+
+
+def test_attribute_of_a_function_in_another_module(tmp_path: Path) -> None:
+    """Regression: click's ``@cli.command()`` on an imported function used to recurse forever."""
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "mod.py").write_text("import requests\n\n\ndef cli():\n    pass\n")
+    app_py = tmp_path / "app.py"
+    app_py.write_text("import requests\nfrom pkg.mod import cli\n\n\n@cli.command()\n"
+                      "def go(u):\n    return cli.get(u), requests.get(u)\n")
+    code, out, err = run("explain", "--json", str(app_py))
+    assert code == 0, err
+    assert '"callee": "requests.get"' in out
+    assert "attribute of the function pkg.mod.cli" in out
