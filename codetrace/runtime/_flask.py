@@ -44,6 +44,8 @@ if TYPE_CHECKING:
     WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 ENVIRON_KEY = "codetrace.server_span"
+#: set by ``after_request`` when the response body is already in memory (not streamed)
+COMPLETE_KEY = "codetrace.response_complete"
 EXTENSION_KEY = "codetrace"
 
 _request: Any = None  # flask.request, bound when the first app is instrumented
@@ -126,7 +128,12 @@ def _fail_once(span: Span, exc: BaseException) -> None:
 
 
 class TracedResponse:
-    """The WSGI response iterable, re-entering the span per chunk and ending it on ``close``."""
+    """The WSGI response iterable, re-entering the span per chunk.
+
+    The span ends when the body is exhausted or on ``close``, whichever comes first: WSGI
+    servers always close, but test clients (Flask's ``test_client``) read the body and may never
+    close it, and their requests must be traced too.
+    """
 
     __slots__ = ("_closed", "_iterable", "_iterator", "_span")
 
@@ -147,6 +154,7 @@ class TracedResponse:
                 iterator = self._iterator = iter(self._iterable)
             return next(iterator)
         except StopIteration:
+            self._span.end()
             raise
         except BaseException as exc:
             _fail_once(self._span, exc)
@@ -214,7 +222,21 @@ class TracingMiddleware:
             span.end()
             raise
         span.deactivate()
+        if environ.get(COMPLETE_KEY):
+            # the body is in memory: the request is handled. Ending here also traces requests
+            # whose body nobody reads or closes (a test client checking only the status).
+            span.end()
         return TracedResponse(result, span)
+
+
+def _mark_complete(response: Any) -> Any:
+    """``after_request``: note a response whose body is not streamed; return it unchanged."""
+    try:
+        if getattr(response, "is_streamed", True) is False:
+            _request.environ[COMPLETE_KEY] = True
+    except Exception as exc:
+        warn_once("flask-complete", "codetrace: could not inspect the response", exc=exc)
+    return response
 
 
 def _name_after_route() -> None:
@@ -255,6 +277,7 @@ def instrument(app: Any) -> Any:
 
     _request = request
     app.before_request(_name_after_route)
+    app.after_request(_mark_complete)
     app.teardown_request(_record_unhandled)
     app.wsgi_app = TracingMiddleware(app.wsgi_app)
     if isinstance(extensions, dict):
