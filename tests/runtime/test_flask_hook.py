@@ -240,3 +240,19 @@ def test_exception_propagated_by_flask_is_recorded_once(exporter: rt.InMemorySpa
         client.get("/boom")
     (s,) = exporter.get_finished_spans()
     assert len(s.events) == 1 and s.attributes["error.type"] == "RuntimeError"
+
+
+def test_test_client_requests_end_even_when_the_body_is_never_read(
+    app: Flask, exporter: rt.InMemorySpanExporter
+) -> None:
+    """Test clients may never close a response: a body already in memory ends the span."""
+    client = app.test_client()
+    response = client.get("/items/7")
+    assert response.status_code == 200  # headers only: the body is not read, nor closed
+    (server,) = server_spans(list(exporter.get_finished_spans()))
+    assert server.name == "GET /items/<int:item_id>"
+    assert server.attributes["http.response.status_code"] == 200
+    streamed = client.get("/stream")  # streamed: ends only when the body is done
+    assert len(server_spans(list(exporter.get_finished_spans()))) == 1
+    assert streamed.get_data() == b"0\n1\n2\n"
+    assert len(server_spans(list(exporter.get_finished_spans()))) == 2
