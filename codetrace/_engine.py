@@ -231,14 +231,6 @@ def _transform(
         module, module_name=module_name, is_package=is_package,
         marker=options.marker, runtime=options.runtime, source=source,
     )
-    if facts.foreign_marker:
-        positions = _positions(module)
-        line, _ = _where(positions, facts.foreign_marker[0])
-        raise _Failure(
-            line or 1,
-            f"binds `{options.marker}` itself; codetrace uses that name as its marker "
-            "(rename it, or add `# codetrace: ignore` at the top of the file)",
-        )
     if facts.file_ignored:
         return None, Matches((), (), 0), []
     if project is not None and register:
@@ -250,6 +242,14 @@ def _transform(
     plan, outcomes = _plan(found, options)
     if not plan.replace_call and not plan.insert_after:
         return None, found, outcomes
+    if facts.foreign_marker:  # only a file we would rewrite is a problem
+        positions = _positions(module)
+        line, _ = _where(positions, facts.foreign_marker[0])
+        raise _Failure(
+            line or 1,
+            f"binds `{options.marker}` itself; codetrace uses that name as its marker "
+            "(rename it, or add `# codetrace: ignore` at the top of the file)",
+        )
     return apply_plan(module, plan, options), found, outcomes
 
 
