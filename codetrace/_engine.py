@@ -166,7 +166,7 @@ def import_pattern(modules: frozenset[str]) -> re.Pattern[bytes]:
     """Lines that import any of ``modules`` (a file that never imports one cannot match)."""
     names = "|".join(sorted(re.escape(m) for m in modules)) or "(?!)"
     return re.compile(
-        rb"^[ \t]*(?:from[ \t]+(?:" + names.encode() + rb")\b"
+        rb"^(?:\xef\xbb\xbf)?[ \t]*(?:from[ \t]+(?:" + names.encode() + rb")\b"
         rb"|import[ \t]+[^\n#]*\b(?:" + names.encode() + rb")\b)",
         re.MULTILINE,
     )

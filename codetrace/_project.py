@@ -18,9 +18,11 @@ from pathlib import Path
 from codetrace._collect import ModuleFacts, collect
 from codetrace._resolve import ClassInfo, FunctionInfo, Scope
 
-_FROM = re.compile(rb"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]*)",
-                   re.MULTILINE)
-_IMPORT = re.compile(rb"^[ \t]*import[ \t]+([^\n#;]+)", re.MULTILINE)
+_FROM = re.compile(
+    rb"^(?:\xef\xbb\xbf)?[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]*)",
+    re.MULTILINE,
+)
+_IMPORT = re.compile(rb"^(?:\xef\xbb\xbf)?[ \t]*import[ \t]+([^\n#;]+)", re.MULTILINE)
 _AS = re.compile(r"\s+as\s+\w+")
 
 
