@@ -12,7 +12,7 @@ import multiprocessing
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,9 +90,15 @@ def project_roots(sources: Sequence[_discover.Source]) -> list[Path]:
 
 
 def process(
-    job: Job, source: _discover.Source, prefilter: Prefilter, project: ProjectIndex | None = None
+    job: Job,
+    source: _discover.Source,
+    prefilter: Prefilter | None,
+    project: ProjectIndex | None = None,
 ) -> FileResult:
-    """Read one file and run the engine on it (no writing)."""
+    """Read one file and run the engine on it (no writing).
+
+    ``prefilter`` None: the caller already knows the file passes it.
+    """
     shown = _display(source.path)
     try:
         data = source.path.read_bytes()
@@ -109,13 +115,13 @@ def process(
 
 
 def new_project(job: Job, sources: Sequence[_discover.Source]) -> ProjectIndex:
-    return ProjectIndex(project_roots(sources), marker=Options().marker,
-                        runtime=job.config.runtime, gate=_gate(job))
+    return _project_for(job, project_roots(sources))
 
 
-def _gate(job: Job) -> tuple[Callable[[bytes], bool], frozenset[str]]:
+def _project_for(job: Job, roots: Sequence[Path]) -> ProjectIndex:
     prefilter = Prefilter.for_rules(job.ruleset)
-    return prefilter.may_match, prefilter.modules
+    return ProjectIndex(roots, marker=Options().marker, runtime=job.config.runtime,
+                        gate=(prefilter.may_match, prefilter.modules))
 
 
 def _out_target(job: Job, source: _discover.Source) -> Path:
@@ -127,21 +133,20 @@ def _out_target(job: Job, source: _discover.Source) -> Path:
 
 
 # worker-process state, set once per worker by _init_worker (fork start: inherited cheaply)
-_WORKER: tuple[Job, Prefilter, ProjectIndex] | None = None
+_WORKER: tuple[Job, ProjectIndex] | None = None
 
 
 def _init_worker(job: Job, roots: list[Path]) -> None:
     global _WORKER
-    project = ProjectIndex(roots, marker=Options().marker, runtime=job.config.runtime,
-                           gate=_gate(job))
-    _WORKER = (job, Prefilter.for_rules(job.ruleset), project)
+    _WORKER = (job, _project_for(job, roots))
 
 
 def _work(source: _discover.Source) -> tuple[FileResult, float]:
+    """One file ``run`` already let through the prefilter (so it is not run again here)."""
     assert _WORKER is not None
-    job, prefilter, project = _WORKER
+    job, project = _WORKER
     started = time.perf_counter()
-    result = process(job, source, prefilter, project)
+    result = process(job, source, None, project)
     return result, time.perf_counter() - started
 
 
