@@ -1,0 +1,149 @@
+"""The import graph of ``codetrace`` has no cycle, and the runtime stands alone.
+
+Every import statement counts, at module level, inside functions (lazy imports) and under
+``if TYPE_CHECKING`` alike: a cycle hidden behind a lazy import is still a cycle. A package's
+``__init__`` is not counted as imported by its own submodules (Python imports it first anyway;
+what matters is what the modules name).
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "codetrace"
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _modules() -> dict[str, Path]:
+    return {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _imports(name: str, path: Path, known: set[str]) -> set[str]:
+    """The codetrace modules ``name`` imports, and the top-level names of the others."""
+    tree = ast.parse(path.read_bytes(), str(path))
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                found.add(_known_prefix(alias.name, known))
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package
+                for _ in range(node.level - 1):
+                    anchor = anchor.rpartition(".")[0]
+                base = ".".join(p for p in (anchor, base) if p)
+            for alias in node.names:
+                candidate = f"{base}.{alias.name}"
+                found.add(candidate if candidate in known else _known_prefix(base, known))
+    found.discard(name)
+    return found
+
+
+def _known_prefix(dotted: str, known: set[str]) -> str:
+    parts = dotted.split(".")
+    for end in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:end])
+        if prefix in known:
+            return prefix
+    return dotted
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = _modules()
+    known = set(modules)
+    return {name: _imports(name, path, known) for name, path in modules.items()}
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components: list[list[str]] = []
+    counter = 0
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root] & graph.keys())))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph[child] & graph.keys()))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                component: list[str] = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    components.append(sorted(component))
+    return components
+
+
+def test_no_import_cycle() -> None:
+    cycles = _cycles(_graph())
+    assert not cycles, "import cycles: " + "; ".join(" <-> ".join(c) for c in cycles)
+
+
+def test_cycle_detection_sees_a_cycle() -> None:
+    """The checker itself: a lazy import back is a cycle."""
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert _cycles(graph) == [["a", "b", "c"]]
+
+
+def test_runtime_imports_only_the_standard_library() -> None:
+    """``codetrace.runtime`` is installed alone in production: nothing else of ours, and no
+    third-party package except the optional OpenTelemetry API in the bridge."""
+    graph = _graph()
+    stdlib = set(sys.stdlib_module_names)
+    for name, imported in graph.items():
+        if not name.startswith("codetrace.runtime"):
+            continue
+        for target in imported:
+            top = target.split(".", 1)[0]
+            if target.startswith("codetrace.runtime") or top in stdlib:
+                continue
+            if top == "opentelemetry" and name == "codetrace.runtime._bridge":
+                continue
+            pytest.fail(f"{name} imports {target}: the runtime must stand alone")
+
+
+def test_engine_layers_point_down() -> None:
+    """The engine's lowest layer (runtime aside) imports no engine module above it."""
+    graph = _graph()
+    leaves = {"codetrace._paths", "codetrace._toml"}
+    for leaf in leaves & graph.keys():
+        ours = {t for t in graph[leaf] if t.startswith("codetrace.")}
+        assert not ours, f"{leaf} is a leaf but imports {sorted(ours)}"
