@@ -20,15 +20,8 @@ from pathlib import Path
 import pathspec
 
 from codetrace import __version__
-from codetrace._engine import UnresolvedReport
-
-
-def cache_dir() -> Path:
-    explicit = os.environ.get("CODETRACE_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "codetrace"
+from codetrace._paths import cache_dir
+from codetrace._result import UnresolvedReport
 
 
 def key(action: str, rule_files: Sequence[Path], disabled: Iterable[str], runtime: str,

@@ -14,15 +14,16 @@ from dataclasses import dataclass
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
-from codetrace._resolve import (
+from codetrace import _advice
+from codetrace._marker import MARKER, is_marker_rooted
+from codetrace._model import (
+    Binding,
     CallSite,
     ClassInfo,
     FunctionInfo,
     Scope,
-    _Binding,
     dotted_name,
     iter_targets,
-    marker_root,
 )
 
 DIRECTIVE = re.compile(r"#\s*codetrace:\s*ignore\b")
@@ -42,7 +43,7 @@ class ModuleFacts:
 
 
 def collect(
-    module: cst.Module, *, module_name: str, is_package: bool, marker: str, runtime: str,
+    module: cst.Module, *, module_name: str, is_package: bool, runtime: str,
     source: bytes | None = None,
 ) -> ModuleFacts:
     """Walk ``module`` once and return its facts.
@@ -59,7 +60,7 @@ def collect(
     else:
         positions = {}
     collector = _Collector(
-        module_name=module_name, is_package=is_package, marker=marker, runtime=runtime,
+        module_name=module_name, is_package=is_package, runtime=runtime,
         positions=positions, directives=_directive_lines(text) if text_has_directive else set(),
     )
     module.visit(collector)
@@ -96,13 +97,12 @@ def _leading_directive(lines: Sequence[cst.EmptyLine]) -> bool:
 
 class _Collector(cst.CSTVisitor):
     def __init__(
-        self, *, module_name: str, is_package: bool, marker: str, runtime: str,
+        self, *, module_name: str, is_package: bool, runtime: str,
         positions: dict[cst.CSTNode, CodeRange], directives: set[int],
     ) -> None:
         super().__init__()
         self.module_name = module_name
         self.package = module_name if is_package else module_name.rpartition(".")[0]
-        self.marker = marker
         self.runtime = runtime
         self.positions = positions
         self.directives = directives
@@ -125,10 +125,10 @@ class _Collector(cst.CSTVisitor):
         self.class_stack: list[ClassInfo] = []
 
     # ----- helpers -------------------------------------------------------------------------
-    def _bind(self, name: str, binding: _Binding) -> None:
+    def _bind(self, name: str, binding: Binding) -> None:
         owner = self.scope.owner_of(name)
         owner.bindings.setdefault(name, []).append(binding)
-        if name == self.marker:
+        if name == MARKER:
             is_runtime_import = (
                 binding.kind == "import" and binding.qname == self.runtime and owner.parent is None
             )
@@ -143,14 +143,14 @@ class _Collector(cst.CSTVisitor):
             return False
         return any(where.start.line <= line <= where.end.line for line in self.directives)
 
-    def _bind_target(self, target: cst.BaseExpression, binding: _Binding) -> None:
+    def _bind_target(self, target: cst.BaseExpression, binding: Binding) -> None:
         if isinstance(target, cst.Name):
             self._bind(target.value, binding)
             return
         for element in iter_targets(target):
             if isinstance(element, cst.Name):
                 reason = "bound by unpacking" if element is not target else binding.reason
-                self._bind(element.value, _Binding("opaque", self.scope, element, reason=reason))
+                self._bind(element.value, Binding("opaque", self.scope, element, reason=reason))
 
     def _enter(self, kind: str, name: str) -> Scope:
         outer = self.scope
@@ -173,24 +173,22 @@ class _Collector(cst.CSTVisitor):
         self.statement_ignored.pop()
 
     def _mark_hooked(self, body: Sequence[cst.CSTNode]) -> None:
-        """``x = Lib(...)`` followed by ``_codetrace.hooks.h(x)``: already instrumented."""
+        """``x = Lib(...)`` followed by a statement an advice added for ``x``: already done."""
         for current, following in itertools.pairwise(body):
             if not (isinstance(current, cst.SimpleStatementLine) and len(current.body) == 1):
                 continue
             small = current.body[0]
-            value = small.value if isinstance(small, (cst.Assign, cst.AnnAssign)) else None
-            if isinstance(value, cst.Call) and self._is_hook_statement(following):
-                self.instrumented.add(id(value))
-
-    def _is_hook_statement(self, node: cst.CSTNode) -> bool:
-        if not (isinstance(node, cst.SimpleStatementLine) and len(node.body) == 1):
-            return False
-        small = node.body[0]
-        return (
-            isinstance(small, cst.Expr)
-            and isinstance(small.value, cst.Call)
-            and marker_root(small.value.func, self.marker)
-        )
+            if isinstance(small, cst.Assign) and len(small.targets) == 1:
+                target: cst.BaseExpression = small.targets[0].target
+            elif isinstance(small, cst.AnnAssign):
+                target = small.target
+            else:
+                continue
+            if not isinstance(small.value, cst.Call):
+                continue
+            added = _advice.added_target(following)
+            if added is not None and added.deep_equals(target):
+                self.instrumented.add(id(small.value))
 
     def visit_Module(self, node: cst.Module) -> None:
         self._mark_hooked(node.body)
@@ -213,7 +211,7 @@ class _Collector(cst.CSTVisitor):
             name = dotted_name(decorator.decorator)
             if in_class and name in ("staticmethod", "classmethod", "property"):
                 kind = name
-        self._bind(node.name.value, _Binding("def", self.scope, node.name, qname=qname))
+        self._bind(node.name.value, Binding("def", self.scope, node.name, qname=qname))
         outer = self._enter("function", node.name.value)
         info = FunctionInfo(
             qname, self.scope, outer, node.returns.annotation if node.returns else None,
@@ -248,7 +246,7 @@ class _Collector(cst.CSTVisitor):
         for arg in (*node.bases, *node.keywords):
             arg.visit(self)
         qname = f"{self.scope.qualname}.{node.name.value}"
-        self._bind(node.name.value, _Binding("class", self.scope, node.name, qname=qname))
+        self._bind(node.name.value, Binding("class", self.scope, node.name, qname=qname))
         outer = self._enter("class", node.name.value)
         info = ClassInfo(qname, self.scope, outer, tuple(arg.value for arg in node.bases))
         self.classes.setdefault(qname, info)
@@ -305,21 +303,21 @@ class _Collector(cst.CSTVisitor):
             if index == 0 and function is not None and self.class_stack and param in positional:
                 cls = self.class_stack[-1].qname
                 if function.kind in ("method", "property"):
-                    self._bind(name, _Binding("self", self.scope, param.name, qname=cls))
+                    self._bind(name, Binding("self", self.scope, param.name, qname=cls))
                     continue
                 if function.kind == "classmethod":
-                    self._bind(name, _Binding("cls", self.scope, param.name, qname=cls))
+                    self._bind(name, Binding("cls", self.scope, param.name, qname=cls))
                     continue
             if param.annotation is not None:
-                self._bind(name, _Binding(
+                self._bind(name, Binding(
                     "annotation", self.scope.parent or self.scope, param.annotation.annotation))
             else:
-                self._bind(name, _Binding(
+                self._bind(name, Binding(
                     "opaque", self.scope, param.name,
                     reason=f"`{name}` is a parameter without an annotation"))
         for star in (params.star_arg, params.star_kwarg):
             if isinstance(star, cst.Param):
-                self._bind(star.name.value, _Binding(
+                self._bind(star.name.value, Binding(
                     "opaque", self.scope, star.name, reason="a * or ** parameter"))
 
     def _visit_comprehension(
@@ -332,7 +330,7 @@ class _Collector(cst.CSTVisitor):
         while comp is not None:
             if not first:
                 comp.iter.visit(self)
-            self._bind_target(comp.target, _Binding("opaque", self.scope, comp.target,
+            self._bind_target(comp.target, Binding("opaque", self.scope, comp.target,
                                                      reason="a comprehension variable"))
             for condition in comp.ifs:
                 condition.visit(self)
@@ -370,10 +368,10 @@ class _Collector(cst.CSTVisitor):
             full = _dotted(alias.name)
             if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
                 self._bind(alias.asname.name.value,
-                           _Binding("import", self.scope, alias.asname.name, qname=full))
+                           Binding("import", self.scope, alias.asname.name, qname=full))
             else:
                 top = full.split(".", 1)[0]
-                self._bind(top, _Binding("import", self.scope, alias.name, qname=top))
+                self._bind(top, Binding("import", self.scope, alias.name, qname=top))
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         base = _dotted(node.module) if node.module is not None else ""
@@ -391,7 +389,7 @@ class _Collector(cst.CSTVisitor):
             if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
                 local = alias.asname.name.value
             qname = f"{base}.{name}" if base else name
-            self._bind(local, _Binding("import", self.scope, alias.name, qname=qname))
+            self._bind(local, Binding("import", self.scope, alias.name, qname=qname))
 
     def visit_Assign(self, node: cst.Assign) -> None:
         for target in node.targets:
@@ -401,7 +399,7 @@ class _Collector(cst.CSTVisitor):
             else:
                 self._bind_target(target.target, binding)
 
-    def _bind_attribute(self, target: cst.Attribute, binding: _Binding) -> None:
+    def _bind_attribute(self, target: cst.Attribute, binding: Binding) -> None:
         """``self.x = ...`` in a method (class tier), or ``g.db = ...`` (flow tier)."""
         method = self.method_self[-1] if self.method_self else None
         if (
@@ -425,20 +423,20 @@ class _Collector(cst.CSTVisitor):
         if function is not None:
             function.is_generator = True
 
-    def _value_binding(self, value: cst.BaseExpression, node: cst.CSTNode) -> _Binding:
+    def _value_binding(self, value: cst.BaseExpression, node: cst.CSTNode) -> Binding:
         if isinstance(value, cst.Name) and value.value == "None":
-            return _Binding("none", self.scope, value)
-        return _Binding("value", self.scope, value)
+            return Binding("none", self.scope, value)
+        return Binding("value", self.scope, value)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        binding = _Binding("annotation", self.scope, node.annotation.annotation)
+        binding = Binding("annotation", self.scope, node.annotation.annotation)
         if isinstance(node.target, cst.Name):
             self._bind(node.target.value, binding)
         elif isinstance(node.target, cst.Attribute):
             self._bind_attribute(node.target, binding)
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        binding = _Binding("opaque", self.scope, node.target,
+        binding = Binding("opaque", self.scope, node.target,
                            reason="changed by augmented assignment")
         if isinstance(node.target, cst.Attribute):
             self._bind_attribute(node.target, binding)
@@ -455,33 +453,33 @@ class _Collector(cst.CSTVisitor):
                 node.target.value, []).append(binding)
 
     def visit_For(self, node: cst.For) -> None:
-        self._bind_target(node.target, _Binding("opaque", self.scope, node.target,
+        self._bind_target(node.target, Binding("opaque", self.scope, node.target,
                                                 reason="a loop variable"))
 
     def visit_With(self, node: cst.With) -> None:
         kind = "aenter" if node.asynchronous is not None else "enter"
         for item in node.items:
             if item.asname is not None:
-                self._bind_target(item.asname.name, _Binding(kind, self.scope, item.item))
+                self._bind_target(item.asname.name, Binding(kind, self.scope, item.item))
 
     def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
         if node.name is not None and isinstance(node.name.name, cst.Name):
-            self._bind(node.name.name.value, _Binding("opaque", self.scope, node.name.name,
+            self._bind(node.name.name.value, Binding("opaque", self.scope, node.name.name,
                                                       reason="an exception"))
 
     def visit_MatchAs(self, node: cst.MatchAs) -> None:
         if node.name is not None:
-            self._bind(node.name.value, _Binding("opaque", self.scope, node.name,
+            self._bind(node.name.value, Binding("opaque", self.scope, node.name,
                                                  reason="a match capture"))
 
     def visit_MatchStar(self, node: cst.MatchStar) -> None:
         if node.name is not None:
-            self._bind(node.name.value, _Binding("opaque", self.scope, node.name,
+            self._bind(node.name.value, Binding("opaque", self.scope, node.name,
                                                  reason="a match capture"))
 
     def visit_MatchMapping(self, node: cst.MatchMapping) -> None:
         if node.rest is not None:
-            self._bind(node.rest.value, _Binding("opaque", self.scope, node.rest,
+            self._bind(node.rest.value, Binding("opaque", self.scope, node.rest,
                                                  reason="a match capture"))
 
     # ----- f-strings and calls ----------------------------------------------------------------
@@ -492,9 +490,11 @@ class _Collector(cst.CSTVisitor):
         self.fstring_quotes.pop()
 
     def visit_Call(self, node: cst.Call) -> None:
-        if marker_root(node.func, self.marker):
-            for arg in node.args:
-                self.instrumented.add(id(arg.value))
+        done = _advice.instrumented(node)
+        if done is not None:
+            self.instrumented.add(id(done))
+        if is_marker_rooted(node.func):  # the runtime's own calls are never a rule's
+            self.instrumented.add(id(node))
         assigned = self.assigned.get(id(node))
         ignored = self.ignore_depth > 0 or any(self.statement_ignored) or self._span_ignored(node)
         quotes = frozenset("".join(self.fstring_quotes))
@@ -502,7 +502,7 @@ class _Collector(cst.CSTVisitor):
             node=node, scope=self.scope, fstring_quotes=quotes,
             assigned_to=assigned[0] if assigned else None,
             statement=assigned[1] if assigned else None,
-            instrumented=id(node) in self.instrumented or id(node.func) in self.instrumented,
+            instrumented=id(node) in self.instrumented,
             ignored=ignored,
         ))
 

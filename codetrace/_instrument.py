@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import libcst as cst
 
-from codetrace import _format, _snippets
-from codetrace._advice import Options, Plan
-from codetrace._strip import is_runtime_import, unwrap_statement
+from codetrace import _format
+from codetrace._advice import Plan
+from codetrace._marker import add_runtime_import
+from codetrace._options import Options
+from codetrace._strip import unwrap_statement
 
 
 class _Apply(cst.CSTTransformer, _format.IndentTracker):
@@ -69,7 +69,7 @@ class _Apply(cst.CSTTransformer, _format.IndentTracker):
         formatted = _format.format_statement(wrapped, style, indent)
         if formatted is None:
             return wrapped
-        back = _format.format_statement(unwrap_statement(formatted, self.options.marker),
+        back = _format.format_statement(unwrap_statement(formatted),
                                         style, indent)
         if back is None or not _format.same(back, original):
             return wrapped
@@ -80,40 +80,3 @@ def apply_plan(module: cst.Module, plan: Plan, options: Options) -> cst.Module:
     """The module with every edit of ``plan`` applied and the runtime import added."""
     changed = module.visit(_Apply(plan, options))
     return add_runtime_import(changed, options)
-
-
-def _is_docstring(statement: cst.CSTNode) -> bool:
-    return (
-        isinstance(statement, cst.SimpleStatementLine)
-        and len(statement.body) == 1
-        and isinstance(statement.body[0], cst.Expr)
-        and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
-    )
-
-
-def _is_import_line(statement: cst.CSTNode) -> bool:
-    return isinstance(statement, cst.SimpleStatementLine) and all(
-        isinstance(small, (cst.Import, cst.ImportFrom)) for small in statement.body
-    )
-
-
-def import_position(body: Sequence[cst.CSTNode]) -> int:
-    """After the docstring, the ``__future__`` imports and the leading import lines."""
-    index = 0
-    if body and _is_docstring(body[0]):
-        index = 1
-    while index < len(body) and _is_import_line(body[index]):
-        index += 1
-    return index
-
-
-def add_runtime_import(module: cst.Module, options: Options) -> cst.Module:
-    if any(is_runtime_import(statement, options.marker) for statement in module.body):
-        return module
-    line = _snippets.statement(
-        "runtime_import.py.j2", {"marker": options.marker, "runtime": options.runtime},
-        line_length=options.line_length,
-    )
-    body = list(module.body)
-    body.insert(import_position(body), line)
-    return module.with_changes(body=body)

@@ -2,55 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import libcst as cst
 
 from codetrace._collect import ModuleFacts
-from codetrace._resolve import (
+from codetrace._model import (
     TIER_NAMES,
-    CallSite,
+    Matches,
     Project,
     Ref,
-    Resolver,
+    Site,
     Unknown,
+    Unresolved,
     dotted_name,
 )
-from codetrace._rules import Rule, RuleSet
+from codetrace._resolve import Resolver
+from codetrace._ruleset import RuleSet
 
 
-@dataclass(frozen=True)
-class Site:
-    """A call a rule matched: the rule, the callee's qualified name, and where it stands."""
-
-    call: CallSite
-    rule: Rule
-    qname: str
-    how: str  # the deepest resolution tier the match needed (TIER_NAMES)
-
-
-@dataclass(frozen=True)
-class Unresolved:
-    """A call that looks like a rule's method on a receiver whose type we could not tell."""
-
-    call: CallSite
-    method: str
-    receiver: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class Matches:
-    sites: tuple[Site, ...]
-    unresolved: tuple[Unresolved, ...]
-    ignored: int
-
-
-def match(facts: ModuleFacts, ruleset: RuleSet, project: Project, marker: str) -> Matches:
+def match(facts: ModuleFacts, ruleset: RuleSet, project: Project) -> Matches:
     """Every call in ``facts`` that a rule of ``ruleset`` matches, and the near misses."""
     table = ruleset.by_call()
     methods = ruleset.method_names()
-    resolver = Resolver(ruleset, project, marker)
+    resolver = Resolver(ruleset, project)
     sites: list[Site] = []
     unresolved: list[Unresolved] = []
     ignored = 0

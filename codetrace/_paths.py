@@ -1,4 +1,4 @@
-"""Where the built-in rules and templates live.
+"""Where things live: the built-in rules and templates, and the user's cache folder.
 
 The repository keeps them at the top level (``rules/``, ``templates/``) so they are easy to find and
 review; the wheel ships them inside the package as ``codetrace/_data/``. Look in the package first
@@ -7,6 +7,7 @@ review; the wheel ships them inside the package as ``codetrace/_data/``. Look in
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -27,3 +28,13 @@ def rules_dir() -> Path:
 def templates_dir() -> Path:
     """The folder of the jinja2 templates that render injected code."""
     return _data_dir("templates")
+
+
+def cache_dir() -> Path:
+    """The user's cache folder, like black's and ruff's: ``$CODETRACE_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/codetrace``, else ``~/.cache/codetrace``."""
+    explicit = os.environ.get("CODETRACE_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "codetrace"

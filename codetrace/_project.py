@@ -4,73 +4,35 @@ Cross-module resolution (``from app.http import session``) needs other modules' 
 them all up front would cost what the prefilter saves, so a module is read and collected only
 when a candidate file's resolution reaches it, and kept for the rest of the run.
 
-The prefilter gets the same treatment: a file passes when it imports a rule's library, or
-imports a module of the project that (transitively) does; the import scan is a regex over bytes.
+With a prefilter, a module is parsed only when it reaches a rule's library (``_prefilter.Reach``):
+a module that never does cannot hold, return or subclass anything a rule matches.
 """
 
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from codetrace._collect import ModuleFacts, collect
-from codetrace._resolve import ClassInfo, FunctionInfo, Scope
-
-_FROM = re.compile(
-    rb"^(?:\xef\xbb\xbf)?[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]*)",
-    re.MULTILINE,
-)
-_IMPORT = re.compile(rb"^(?:\xef\xbb\xbf)?[ \t]*import[ \t]+([^\n#;]+)", re.MULTILINE)
-_AS = re.compile(r"\s+as\s+\w+")
-
-
-def imported_modules(source: bytes, module_name: str, is_package: bool) -> set[str]:
-    """Module names a file's import lines mention (``from a import b`` gives ``a`` and ``a.b``)."""
-    package = module_name if is_package else module_name.rpartition(".")[0]
-    found: set[str] = set()
-    for match in _FROM.finditer(source):
-        dots, base, names = (g.decode("utf-8", "replace") for g in match.groups())
-        if dots:
-            anchor = package
-            for _ in range(len(dots) - 1):
-                anchor = anchor.rpartition(".")[0]
-            base = ".".join(p for p in (anchor, base) if p)
-        if base:
-            found.add(base)
-        for name in _AS.sub("", names.strip("()")).replace("\n", " ").split(","):
-            name = name.strip()
-            if name and name != "*":
-                found.add(f"{base}.{name}" if base else name)
-    for match in _IMPORT.finditer(source):
-        for name in _AS.sub("", match.group(1).decode("utf-8", "replace")).split(","):
-            if name.strip():
-                found.add(name.strip())
-    return found
+from codetrace._model import ClassInfo, FunctionInfo, Scope
+from codetrace._prefilter import Prefilter, Reach
+from codetrace._source import parse
 
 
 class ProjectIndex:
     """Implements the resolver's ``Project``: locate, read and collect modules lazily."""
 
     def __init__(
-        self,
-        roots: Iterable[Path],
-        *,
-        marker: str,
-        runtime: str,
-        gate: tuple[Callable[[bytes], bool], frozenset[str]] | None = None,
+        self, roots: Iterable[Path], *, runtime: str, prefilter: Prefilter | None = None,
     ) -> None:
-        """``gate``: the rules' text test and library names. With it, a module is parsed only
-        if it reaches a rule's library (a module that never does cannot hold, return or
-        subclass anything a rule matches), which keeps large trees cheap."""
+        """``prefilter``: with it, a module is parsed only if it reaches a rule's library,
+        which keeps large trees cheap; without it, every module the resolver asks for."""
         self.roots = tuple(dict.fromkeys(r.resolve() for r in roots))
-        self.marker = marker
         self.runtime = runtime
-        self.gate = gate
+        self.reach = Reach(prefilter, self.locate) if prefilter is not None else None
         self._paths: dict[str, Path | None] = {}
         self._facts: dict[str, ModuleFacts | None] = {}
-        self._reaches: dict[str, bool] = {}
 
     # ----- locating ------------------------------------------------------------------------
     def locate(self, name: str) -> Path | None:
@@ -115,17 +77,15 @@ class ProjectIndex:
         path = self.locate(name)
         if path is None:
             return None
-        if self.gate is not None and not self._module_reaches(name, *self.gate):
+        if self.reach is not None and not self.reach.module_passes(name):
             return None
-        from codetrace._engine import parse  # the engine's parse: same failure handling
-
         try:
             source = path.read_bytes()
             module = parse(source, exact=False)
         except Exception:  # unreadable modules just stay unresolved
             return None
         facts = collect(module, module_name=name, is_package=path.name == "__init__.py",
-                        marker=self.marker, runtime=self.runtime, source=source)
+                        runtime=self.runtime, source=source)
         self._facts[name] = facts
         return facts
 
@@ -152,36 +112,3 @@ class ProjectIndex:
     def sibling_classes(self, qname: str) -> Sequence[ClassInfo]:
         facts = self._owner(qname)
         return list(facts.classes.values()) if facts else []
-
-    # ----- prefilter -------------------------------------------------------------------------
-    def reaches(self, source: bytes, module_name: str, is_package: bool,
-                direct: Callable[[bytes], bool], libraries: frozenset[str]) -> bool:
-        """Does this file import a rule library, directly or through project modules?
-
-        A module of the library's own package (``requests/api.py`` importing ``.sessions``)
-        reaches it through relative imports the text test does not see.
-        """
-        if direct(source) or module_name.split(".", 1)[0] in libraries:
-            return True
-        for name in sorted(imported_modules(source, module_name, is_package)):
-            if name.split(".", 1)[0] in libraries or self._module_reaches(name, direct, libraries):
-                return True
-        return False
-
-    def _module_reaches(
-        self, name: str, direct: Callable[[bytes], bool], libraries: frozenset[str]
-    ) -> bool:
-        if name in self._reaches:
-            return self._reaches[name]
-        self._reaches[name] = False  # cycles
-        path = self.locate(name)
-        if path is None:
-            return False
-        try:
-            source = path.read_bytes()
-        except OSError:
-            return False
-        result = self.reaches(source, name, path.name == "__init__.py", direct, libraries)
-        self._reaches[name] = result
-        return result
-

@@ -6,7 +6,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from codetrace._engine import FileResult
+from codetrace._result import FileResult
 
 EXIT_OK = 0
 EXIT_WOULD_CHANGE = 1

@@ -21,43 +21,26 @@ wrong call; an unresolved one is only reported.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
+from collections.abc import Sequence
 
 import libcst as cst
 
-from codetrace._rules import RuleSet
-
-
-@dataclass(frozen=True)
-class Ref:
-    """The expression names the object ``qname`` (a module, class or function)."""
-
-    qname: str
-
-
-@dataclass(frozen=True)
-class Inst:
-    """The expression is an instance of ``type`` (a qualified class name)."""
-
-    type: str
-
-
-@dataclass(frozen=True)
-class Unknown:
-    """The resolver cannot tell; ``reason`` says why, for ``explain``."""
-
-    reason: str
-
-
-Value = Ref | Inst | Unknown
-NONE = Unknown("None")
-#: what a binding contributes while it is being evaluated (a cycle): nothing. Agreement
-#: ignores it, so ``x = x or requests.Session()`` is decided by its other bindings — the least
-#: fixpoint, which is sound on this flat lattice. Results computed through a cycle are not
-#: memoised (they may be partial for anything but the evaluation's root).
-CYCLE = Unknown("defined only in terms of itself")
+from codetrace import _advice
+from codetrace._model import (
+    CYCLE,
+    NONE,
+    Binding,
+    ClassInfo,
+    FunctionInfo,
+    Inst,
+    Project,
+    Ref,
+    Scope,
+    Unknown,
+    Value,
+    dotted_name,
+)
+from codetrace._ruleset import RuleSet
 
 _LITERAL_TYPES: dict[type[cst.CSTNode], str] = {
     cst.Dict: "builtins.dict",
@@ -76,150 +59,15 @@ _LITERAL_TYPES: dict[type[cst.CSTNode], str] = {
     cst.GeneratorExp: "builtins.generator",
 }
 
-#: tiers, in the order of DESIGN.md; ``explain`` reports the deepest one a match needed
-TIER_NAMES = {
-    1: "imports",
-    2: "scope flow",
-    3: "self/class attribute",
-    4: "return type",
-    5: "cross-module",
-}
-
-
-@dataclass
-class _Binding:
-    """One way a name gets bound: evaluated lazily, since it may depend on other names.
-
-    kinds: import | value | annotation | enter | aenter | def | class | self | cls | opaque | none
-    """
-
-    kind: str
-    scope: Scope
-    node: cst.BaseExpression | None = None
-    qname: str = ""
-    reason: str = ""
-
-
-@dataclass(eq=False)
-class Scope:
-    """A Python scope: module, class, function, lambda or comprehension."""
-
-    kind: str
-    parent: Scope | None
-    qualname: str
-    bindings: dict[str, list[_Binding]] = field(default_factory=dict)
-    #: attribute paths assigned in this scope (``g.db = ...``), keyed ``"g.db"``
-    dotted: dict[str, list[_Binding]] = field(default_factory=dict)
-    globals: set[str] = field(default_factory=set)
-    nonlocals: set[str] = field(default_factory=set)
-    star_import: bool = False
-
-    def module(self) -> Scope:
-        scope = self
-        while scope.parent is not None:
-            scope = scope.parent
-        return scope
-
-    def owner_of(self, name: str) -> Scope:
-        """The scope a binding of ``name`` made here lands in (``global``/``nonlocal``)."""
-        if name in self.globals:
-            return self.module()
-        if name in self.nonlocals:
-            scope = self.parent
-            while scope is not None:
-                if scope.kind == "function" and name in scope.bindings:
-                    return scope
-                scope = scope.parent
-        return self
-
-
-@dataclass(eq=False)
-class ClassInfo:
-    """A class of the project: its body scope, its bases, and ``self.x = ...`` in its methods."""
-
-    qname: str
-    scope: Scope
-    outer: Scope
-    bases: tuple[cst.BaseExpression, ...]
-    instance_attrs: dict[str, list[_Binding]] = field(default_factory=dict)
-
-
-@dataclass(eq=False)
-class FunctionInfo:
-    """A function of the project: what it is declared or seen to return."""
-
-    qname: str
-    scope: Scope
-    outer: Scope
-    returns: cst.BaseExpression | None
-    return_values: list[cst.BaseExpression] = field(default_factory=list)
-    kind: str = "function"  # function | method | staticmethod | classmethod | property
-    is_async: bool = False
-    is_generator: bool = False
-
-
-@dataclass(frozen=True)
-class CallSite:
-    """A call found in the file, with what the resolver needs to judge it."""
-
-    node: cst.Call
-    scope: Scope
-    #: quote characters of the f-strings the call stands in (injected strings must avoid them)
-    fstring_quotes: frozenset[str]
-    #: the call is the whole value of ``target = CALL`` on a line of its own
-    assigned_to: cst.BaseAssignTargetExpression | None
-    statement: cst.SimpleStatementLine | None
-    #: the call is already instrumented (an argument of ``_codetrace.*``, or hooked below)
-    instrumented: bool
-    #: a ``# codetrace: ignore`` directive covers the call
-    ignored: bool
-
-
-class Project(Protocol):
-    """What the resolver needs of the project: other modules' facts, on demand."""
-
-    def module_exists(self, name: str) -> bool: ...
-
-    def module_scope(self, name: str) -> Scope | None: ...
-
-    def class_info(self, qname: str) -> ClassInfo | None: ...
-
-    def function_info(self, qname: str) -> FunctionInfo | None: ...
-
-    def sibling_classes(self, qname: str) -> Sequence[ClassInfo]:
-        """The classes defined in the module that defines ``qname`` (subclass checks)."""
-        ...
-
-
-def marker_root(node: cst.BaseExpression, marker: str) -> bool:
-    """Is ``node`` an attribute chain that starts at the marker name (``_codetrace.x.y``)?"""
-    while isinstance(node, cst.Attribute):
-        node = node.value
-    return isinstance(node, cst.Name) and node.value == marker
-
-
-def dotted_name(node: cst.BaseExpression) -> str | None:
-    """``a.b.c`` as text when ``node`` is a plain attribute chain of names, else None."""
-    parts: list[str] = []
-    while isinstance(node, cst.Attribute):
-        parts.append(node.attr.value)
-        node = node.value
-    if not isinstance(node, cst.Name):
-        return None
-    parts.append(node.value)
-    return ".".join(reversed(parts))
-
-
 class Resolver:
     """Evaluates expressions against scopes, the project's modules and the rules' types.
 
     ``tiers`` collects the tiers the last evaluations needed (reset with :meth:`begin`).
     """
 
-    def __init__(self, ruleset: RuleSet, project: Project, marker: str = "_codetrace") -> None:
+    def __init__(self, ruleset: RuleSet, project: Project) -> None:
         self.ruleset = ruleset
         self.project = project
-        self.marker = marker
         self.tiers: set[int] = set()
         self._active: set[tuple[int, str]] = set()
         self._memo: dict[tuple[int, str], tuple[Value, frozenset[int]]] = {}
@@ -267,7 +115,8 @@ class Resolver:
                         self._active.discard(key)
             return self.attribute(self.evaluate(node.value, scope), node.attr.value)
         if isinstance(node, cst.Call):
-            unwrapped = self._unwrap_injected(node)
+            # injected code evaluates as the code it wraps, so a second run sees the same types
+            unwrapped = _advice.unwrap(node)
             if unwrapped is not None:
                 return self.evaluate(unwrapped, scope)
             callee = self.evaluate(node.func, scope)
@@ -295,23 +144,6 @@ class Resolver:
                 self.tiers.add(1)
                 return self._deref(self.ruleset.canonical(name))
         return Unknown("importlib.import_module() of a computed name")
-
-    def _unwrap_injected(self, node: cst.Call) -> cst.BaseExpression | None:
-        """Code codetrace injected evaluates as the code it wraps, so a second run sees the same
-        types as the first (``_codetrace.traced(f, "r")(x)`` is ``f(x)``; a hook returns its
-        argument)."""
-        func = node.func
-        if (
-            isinstance(func, cst.Call)
-            and marker_root(func.func, self.marker)
-            and func.args
-        ):
-            return node.with_changes(func=func.args[0].value)
-        if marker_root(func, self.marker) and dotted_name(func) is not None and len(node.args) == 1:
-            path = str(dotted_name(func)).split(".")
-            if len(path) == 3 and path[1] == "hooks":
-                return node.args[0].value
-        return None
 
     def call(self, callee: Value) -> Value:
         """What calling ``callee`` returns."""
@@ -408,11 +240,11 @@ class Resolver:
             self._memo[key] = (value, frozenset(inner_tiers))
         return value
 
-    def _agree(self, name: str, bindings: Sequence[_Binding]) -> Value:
+    def _agree(self, name: str, bindings: Sequence[Binding]) -> Value:
         values = [self._binding_value(b) for b in bindings if b.kind != "none"]
         return _agree(name, values)
 
-    def _binding_value(self, binding: _Binding) -> Value:
+    def _binding_value(self, binding: Binding) -> Value:
         kind = binding.kind
         if kind == "import":
             self.tiers.add(1)
@@ -450,7 +282,7 @@ class Resolver:
             return NONE
         return Unknown(binding.reason or "bound in a way that is not resolved")
 
-    def _dotted_bindings(self, dotted: str, scope: Scope) -> list[_Binding] | None:
+    def _dotted_bindings(self, dotted: str, scope: Scope) -> list[Binding] | None:
         """``g.db`` assigned in this function (or at module level) before it is read here."""
         for candidate in (scope, scope.module()):
             found = candidate.dotted.get(dotted)
@@ -632,7 +464,7 @@ def _agree(name: str, values: Sequence[Value]) -> Value:
     return Unknown(f"`{name}` is bound to different things")
 
 
-def _find_bindings(name: str, scope: Scope) -> list[_Binding] | None:
+def _find_bindings(name: str, scope: Scope) -> list[Binding] | None:
     current: Scope | None = scope
     first = True
     while current is not None:
@@ -647,47 +479,3 @@ def _find_bindings(name: str, scope: Scope) -> list[_Binding] | None:
         first = False
         current = current.parent
     return None
-
-
-def iter_targets(node: cst.BaseExpression) -> Iterator[cst.BaseExpression]:
-    """Flatten tuple/list/starred assignment targets."""
-    if isinstance(node, (cst.Tuple, cst.List)):
-        for element in node.elements:
-            yield from iter_targets(element.value)
-    elif isinstance(node, cst.StarredElement):
-        yield from iter_targets(node.value)
-    else:
-        yield node
-
-
-class SingleModule:
-    """A :class:`Project` that knows one module only (no cross-module tier)."""
-
-    def __init__(
-        self,
-        classes: dict[str, ClassInfo] | None = None,
-        functions: dict[str, FunctionInfo] | None = None,
-    ) -> None:
-        self.classes = classes or {}
-        self.functions = functions or {}
-
-    def module_exists(self, name: str) -> bool:
-        return False
-
-    def module_scope(self, name: str) -> Scope | None:
-        return None
-
-    def class_info(self, qname: str) -> ClassInfo | None:
-        return self.classes.get(qname)
-
-    def function_info(self, qname: str) -> FunctionInfo | None:
-        return self.functions.get(qname)
-
-    def sibling_classes(self, qname: str) -> Sequence[ClassInfo]:
-        return list(self.classes.values())
-
-
-__all__ = [
-    "TIER_NAMES", "CallSite", "ClassInfo", "FunctionInfo", "Inst", "Project", "Ref",
-    "Resolver", "Scope", "SingleModule", "Unknown", "Value",
-]

@@ -9,14 +9,13 @@ because a user editing a rule file needs to know where to look, not a traceback.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from codetrace import _paths, _toml
-
-ADVICE_KINDS = ("wrap-call", "hook-after")
+from codetrace import _advice, _paths, _toml
+from codetrace._ruleset import Rule, RuleError, RuleSet
+from codetrace.runtime import _catalogue
 
 _QNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _RULE_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_-]+)*$")
@@ -27,76 +26,6 @@ _LIBRARY_KEYS = ("name", "modules", "description")
 _RULE_KEYS = ("id", "description", "match", "do")
 _MATCH_KEYS = ("call",)
 _DO_KEYS = ("advice", "adapter", "hook")
-
-
-class RuleError(Exception):
-    """A rule file problem, with the file and line it was found at."""
-
-    def __init__(self, path: Path, line: int, message: str) -> None:
-        super().__init__(f"{path}:{line}: {message}")
-        self.path = path
-        self.line = line
-        self.message = message
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One ``[[rule]]``: which calls it matches and what advice applies to them."""
-
-    id: str
-    calls: tuple[str, ...]
-    advice: str
-    adapter: str | None
-    hook: str | None
-    source: Path
-    line: int
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class RuleSet:
-    """All loaded rules plus the library knowledge the resolver needs.
-
-    ``returns`` maps a callable's qualified name to the type of instance it returns
-    (``requests.Session`` → ``requests.Session``, ``sqlite3.connect`` → ``sqlite3.Connection``);
-    ``aliases`` maps a qualified-name prefix to its canonical spelling
-    (``requests.sessions.Session`` → ``requests.Session``).
-    """
-
-    rules: tuple[Rule, ...]
-    returns: Mapping[str, str] = field(default_factory=dict)
-    aliases: Mapping[str, str] = field(default_factory=dict)
-    modules: frozenset[str] = frozenset()
-
-    def by_call(self) -> dict[str, Rule]:
-        """Qualified callee name → the rule that matches it."""
-        table: dict[str, Rule] = {}
-        for rule in self.rules:
-            for call in rule.calls:
-                table[self.canonical(call)] = rule
-        return table
-
-    def method_names(self) -> frozenset[str]:
-        """Last components of every matched method: what an unresolved candidate looks like."""
-        return frozenset(call.rsplit(".", 1)[-1] for rule in self.rules for call in rule.calls)
-
-    def canonical(self, qname: str) -> str:
-        """Rewrite the longest aliased prefix of ``qname`` to its canonical spelling."""
-        parts = qname.split(".")
-        for end in range(len(parts), 0, -1):
-            prefix = ".".join(parts[:end])
-            target = self.aliases.get(prefix)
-            if target is not None:
-                return ".".join([target, *parts[end:]])
-        return qname
-
-    def without(self, disabled: Iterable[str]) -> RuleSet:
-        """The same rule set minus the rules whose ids are listed."""
-        drop = set(disabled)
-        return RuleSet(
-            tuple(r for r in self.rules if r.id not in drop), self.returns, self.aliases,
-            self.modules,
-        )
 
 
 def builtin_rule_files() -> list[Path]:
@@ -253,19 +182,34 @@ def _parse_rule(path: Path, index: int, item: object, where: _Locator) -> Rule:
         raise RuleError(path, line, f"rule {rule_id!r} needs a [rule.do] table")
     _check_keys(path, do, _DO_KEYS, "[rule.do]", lambda key: where.in_rule(index, key, "do"))
     advice = do.get("advice")
-    if advice not in ADVICE_KINDS:
+    kinds = _advice.names()
+    if advice not in kinds:
         raise RuleError(path, where.in_rule(index, "advice", "do"),
                         f"rule {rule_id!r}: unknown advice {advice!r} "
-                        f"(expected one of: {', '.join(ADVICE_KINDS)})")
+                        f"(expected one of: {', '.join(kinds)})")
     adapter = do.get("adapter")
-    if adapter is not None and not isinstance(adapter, str):
+    if adapter is not None and (not isinstance(adapter, str) or not _RULE_ID.match(adapter)):
         raise RuleError(path, where.in_rule(index, "adapter", "do"),
-                        f"rule {rule_id!r}: adapter must be a string")
+                        f"rule {rule_id!r}: adapter must be a runtime adapter name")
+    if adapter is not None and adapter not in _catalogue.ADAPTERS:
+        raise RuleError(path, where.in_rule(index, "adapter", "do"),
+                        f"rule {rule_id!r}: unknown adapter {adapter!r} (the runtime has: "
+                        f"{', '.join(sorted(_catalogue.ADAPTERS))}); leave 'adapter' out for a "
+                        "span named by the rule id, or register one at run time with "
+                        "codetrace.runtime.register_adapter(rule id, ...)")
     hook = do.get("hook")
     if advice == "hook-after":
         if not isinstance(hook, str) or not _IDENT.match(hook):
             raise RuleError(path, where.in_rule(index, "hook", "do"),
                             f"rule {rule_id!r}: advice 'hook-after' needs hook = \"<name>\"")
+        if hook not in _catalogue.HOOKS:
+            raise RuleError(path, where.in_rule(index, "hook", "do"),
+                            f"rule {rule_id!r}: unknown hook {hook!r} (the runtime has: "
+                            f"{', '.join(sorted(_catalogue.HOOKS))})")
+        if adapter is not None:
+            raise RuleError(path, where.in_rule(index, "adapter", "do"),
+                            f"rule {rule_id!r}: 'adapter' does not go with advice 'hook-after' "
+                            "(the hook is the runtime behaviour)")
     elif hook is not None:
         raise RuleError(path, where.in_rule(index, "hook", "do"),
                         f"rule {rule_id!r}: 'hook' only goes with advice 'hook-after'")
@@ -288,3 +232,5 @@ def _check_keys(
 
 def _is_list_of(value: object, kind: type) -> bool:
     return isinstance(value, list) and all(isinstance(v, kind) for v in value)
+
+__all__ = ["Rule", "RuleError", "RuleSet", "builtin_rule_files", "load_rules"]

@@ -20,13 +20,15 @@ from pathlib import Path
 import pathspec
 
 from codetrace import _cache, _discover, _engine
-from codetrace._advice import Options
 from codetrace._config import Config
-from codetrace._engine import FileResult, Prefilter, UnresolvedReport
+from codetrace._context import FileContext
 from codetrace._format import black_style
+from codetrace._options import Options
+from codetrace._prefilter import Prefilter
 from codetrace._project import ProjectIndex
 from codetrace._report import Report
-from codetrace._rules import RuleSet
+from codetrace._result import FileResult, UnresolvedReport
+from codetrace._ruleset import RuleSet
 from codetrace._write import WriteError, atomic_write, copy_file, unified_diff
 
 
@@ -104,14 +106,13 @@ def process(
         data = source.path.read_bytes()
     except OSError as exc:
         return FileResult(shown, "error", error=f"cannot read: {exc.strerror or exc}", line=1)
-    options = job.options
+    file = FileContext(
+        shown, job.ruleset, job.options, module_name=source.module_name,
+        is_package=source.is_package, project=project, prefilter=prefilter, locate=job.locate,
+    )
     if job.action == "apply":
-        return _engine.instrument(
-            data, shown, job.ruleset, options, module_name=source.module_name,
-            is_package=source.is_package, prefilter=prefilter, project=project,
-            locate=job.locate,
-        )
-    return _engine.strip(data, shown, options)
+        return _engine.instrument(data, file)
+    return _engine.strip(data, file)
 
 
 def new_project(job: Job, sources: Sequence[_discover.Source]) -> ProjectIndex:
@@ -119,9 +120,8 @@ def new_project(job: Job, sources: Sequence[_discover.Source]) -> ProjectIndex:
 
 
 def _project_for(job: Job, roots: Sequence[Path]) -> ProjectIndex:
-    prefilter = Prefilter.for_rules(job.ruleset)
-    return ProjectIndex(roots, marker=Options().marker, runtime=job.config.runtime,
-                        gate=(prefilter.may_match, prefilter.modules))
+    return ProjectIndex(roots, runtime=job.config.runtime,
+                        prefilter=Prefilter.for_rules(job.ruleset))
 
 
 def _out_target(job: Job, source: _discover.Source) -> Path:
@@ -182,7 +182,6 @@ def _size(source: _discover.Source) -> int:
 
 def run(job: Job, report: Report) -> int:
     """Process every file of ``job``; return the exit code."""
-    prefilter = Prefilter.for_rules(job.ruleset)
     sources = list(_discover.iter_sources(job.paths, job.config))
     project = new_project(job, sources)
     roots = list(project.roots)
@@ -199,7 +198,7 @@ def run(job: Job, report: Report) -> int:
         if cached is not None:
             settled[index] = FileResult(_display(source.path), "unchanged", unresolved=cached)
             continue
-        if job.action == "apply" and not _may_match(source, prefilter, project):
+        if job.action == "apply" and not _may_match(source, project):
             settled[index] = FileResult(_display(source.path), "unchanged")
             continue
         todo.append(source)
@@ -229,13 +228,13 @@ def run(job: Job, report: Report) -> int:
     return report.finish()
 
 
-def _may_match(source: _discover.Source, prefilter: Prefilter, project: ProjectIndex) -> bool:
+def _may_match(source: _discover.Source, project: ProjectIndex) -> bool:
     try:
         data = source.path.read_bytes()
     except OSError:
         return True  # the worker reports the read error
-    return project.reaches(data, source.module_name, source.is_package, prefilter.may_match,
-                          prefilter.modules)
+    assert project.reach is not None
+    return project.reach.passes(data, source.module_name, source.is_package)
 
 
 def _open_cache(job: Job, roots: list[Path]) -> _cache.Cache:

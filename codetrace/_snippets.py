@@ -23,6 +23,7 @@ from codetrace import __version__, _paths
 if TYPE_CHECKING:
     import jinja2
 
+
 def _pystr(value: object) -> str:
     text = str(value)
     if any(ch in text for ch in "\"\\\n\r{}"):
@@ -53,12 +54,10 @@ class _DiskCache:
     """
 
     def __init__(self) -> None:
-        from codetrace._cache import cache_dir
-
         digest = hashlib.sha256(__version__.encode())
         for path in sorted(_paths.templates_dir().glob("*.j2")):
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
-        self.path = cache_dir() / f"snippets-{digest.hexdigest()[:16]}.json"
+        self.path = _paths.cache_dir() / f"snippets-{digest.hexdigest()[:16]}.json"
         try:
             self.entries: dict[str, str] = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):

@@ -13,8 +13,8 @@ from typing import Annotated
 import typer
 
 from codetrace import __version__, _config, _rules
-from codetrace._engine import FileResult
 from codetrace._report import EXIT_ERROR, Report
+from codetrace._result import FileResult
 from codetrace._run import (
     Job,
     WriteBack,
@@ -178,7 +178,7 @@ def explain_command(
     config, ruleset = _setup(paths, rules)
     job = Job("apply", tuple(paths), WriteBack.CHECK, config, ruleset, locate=True)
     from codetrace import _discover
-    from codetrace._engine import Prefilter
+    from codetrace._prefilter import Prefilter
 
     prefilter = Prefilter.for_rules(ruleset)
     failed = False

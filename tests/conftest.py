@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from codetrace._advice import Options
+from codetrace._options import Options
 from codetrace._rules import RuleSet, builtin_rule_files, load_rules
 
 

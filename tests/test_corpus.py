@@ -33,17 +33,20 @@ import warnings
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from io import BytesIO
 from pathlib import Path
 
 import libcst as cst
 import pytest
 
-from codetrace._advice import Options
+from codetrace._context import FileContext
 from codetrace._discover import module_name_for
-from codetrace._engine import FileResult, Prefilter, instrument, strip
+from codetrace._engine import instrument, strip
+from codetrace._options import Options
+from codetrace._prefilter import Prefilter, Reach
 from codetrace._project import ProjectIndex
+from codetrace._result import FileResult
 from codetrace._rules import RuleSet, builtin_rule_files, load_rules
 
 STRIDE = 6  # every STRIDE-th file skips the prefilter (the full pipeline runs on it)
@@ -197,7 +200,7 @@ def _thread() -> ThreadPoolExecutor:
 @functools.cache
 def _project(root: str) -> ProjectIndex:
     """One project per corpus root (per worker): modules are read once, as in a CLI run."""
-    return ProjectIndex([Path(root)], marker=Options().marker, runtime=Options().runtime)
+    return ProjectIndex([Path(root)], runtime=Options().runtime)
 
 
 def check(job: Job) -> list[Outcome]:
@@ -225,9 +228,10 @@ def _outcome(job: Job, mode: str, data: bytes, module_name: str, is_package: boo
              project: ProjectIndex | None, candidate: bool) -> Outcome:
     ruleset, prefilter, options = _setup()
     started = time.process_time()
-    result = instrument(data, job.label, ruleset, options, module_name=module_name,
-                        is_package=is_package, prefilter=None if mode == "full" else prefilter,
-                        project=project)
+    file = FileContext(job.label, ruleset, options, module_name=module_name,
+                       is_package=is_package, project=project,
+                       prefilter=None if mode == "full" else prefilter)
+    result = instrument(data, file)
     seconds = time.process_time() - started  # CPU: comparable on a busy machine
     problems: list[str] = []
     kind = ""
@@ -243,21 +247,20 @@ def _outcome(job: Job, mode: str, data: bytes, module_name: str, is_package: boo
                             f"{result.error}")
     elif result.status == "changed":
         output = result.output or b""
-        if not candidate and not _project(job.root).reaches(
-                data, module_name, is_package, prefilter.may_match, prefilter.modules):
+        if not candidate and not Reach(prefilter, _project(job.root).locate).passes(
+                data, module_name, is_package):
             problems.append("instrumented, but the CLI's prefilter would have skipped it")
         if output == data or result.calls + result.hooks == 0:
             problems.append("reported as changed with nothing instrumented")
         broken = _compiles(output, job.path)
         if broken:
             problems.append(f"output does not compile: {broken}")
-        again = instrument(output, job.label, ruleset, options, module_name=module_name,
-                           is_package=is_package, project=project, self_check=False)
+        again = instrument(output, replace(file, prefilter=None), self_check=False)
         if again.status == "error":
             problems.append(f"applying twice fails: line {again.line}: {again.error}")
         elif again.output is not None and again.output != output:
             problems.append("applying twice changes the file again")
-        stripped = strip(output, job.label, options)
+        stripped = strip(output, file)
         if stripped.status != "changed" or stripped.output != data:
             problems.append(f"strip(apply(x)) != x (strip: {stripped.status} {stripped.error})")
     return Outcome(job.label, mode, candidate, result.status, result.calls, result.hooks,

@@ -7,9 +7,10 @@ from pathlib import Path
 import black
 from typer.testing import CliRunner
 
-from codetrace._advice import Options
+from codetrace._context import FileContext
 from codetrace._engine import instrument, strip
 from codetrace._format import BlackStyle, black_style
+from codetrace._options import Options
 from codetrace._rules import RuleSet
 from codetrace.cli import app
 
@@ -50,17 +51,17 @@ def _black(text: str) -> str:
 def test_black_clean_input_stays_black_clean_and_strips_exactly(ruleset: RuleSet) -> None:
     assert _black(CLEAN) == CLEAN
     options = Options(style=STYLE)
-    result = instrument(CLEAN.encode(), "m.py", ruleset, options, module_name="m")
+    result = instrument(CLEAN.encode(), FileContext("m.py", ruleset, options, module_name="m"))
     assert result.status == "changed", result.error
     output = result.output.decode() if result.output else ""
     assert _black(output) == output  # `black --check` still passes after apply
     assert "_codetrace.traced(session.post, \"requests.send\")(\n" in output
-    back = strip(result.output or b"", "m.py", options)
+    back = strip(result.output or b"", FileContext("m.py", options=options))
     assert back.output == CLEAN.encode()
 
 
 def test_without_black_mode_lines_only_grow(ruleset: RuleSet) -> None:
-    result = instrument(CLEAN.encode(), "m.py", ruleset, Options(), module_name="m")
+    result = instrument(CLEAN.encode(), FileContext("m.py", ruleset, Options(), module_name="m"))
     output = (result.output or b"").decode()
     assert 'response = _codetrace.traced(session.post, "requests.send")(url, json=payload' in output
     assert _black(output) != output
@@ -68,7 +69,8 @@ def test_without_black_mode_lines_only_grow(ruleset: RuleSet) -> None:
 
 def test_split_calls_keep_their_split(ruleset: RuleSet) -> None:
     """A call black already split, and one exploded by a magic trailing comma, stay so."""
-    result = instrument(CLEAN.encode(), "m.py", ruleset, Options(style=STYLE), module_name="m")
+    result = instrument(CLEAN.encode(), FileContext(
+        "m.py", ruleset, Options(style=STYLE), module_name="m"))
     output = (result.output or b"").decode()
     assert ('    return _codetrace.traced(requests.get, "requests.send")(\n'
             "        url, a_long_argument_name, another_long_argument_name, third_argument_name\n"
@@ -79,10 +81,12 @@ def test_split_calls_keep_their_split(ruleset: RuleSet) -> None:
 
 def test_unformatted_statements_are_not_reformatted(ruleset: RuleSet) -> None:
     messy = "import requests\nx = requests.get( 'u' ,timeout = 5 )\n"
-    result = instrument(messy.encode(), "m.py", ruleset, Options(style=STYLE), module_name="m")
+    result = instrument(messy.encode(), FileContext(
+        "m.py", ruleset, Options(style=STYLE), module_name="m"))
     assert b"""x = _codetrace.traced(requests.get, "requests.send")( 'u' ,timeout = 5 )""" in (
         result.output or b"")
-    assert strip(result.output or b"", "m.py", Options(style=STYLE)).output == messy.encode()
+    back = strip(result.output or b"", FileContext("m.py", options=Options(style=STYLE)))
+    assert back.output == messy.encode()
 
 
 def test_style_comes_from_the_project(tmp_path: Path) -> None:

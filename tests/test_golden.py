@@ -11,16 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from codetrace._advice import Options
-from codetrace._engine import compiles, instrument, strip
+from codetrace._context import FileContext
+from codetrace._engine import instrument, strip
+from codetrace._options import Options
 from codetrace._rules import RuleSet
+from codetrace._source import compiles
 
 GOLDEN = Path(__file__).parent.parent / "fixtures" / "golden"
 CASES = sorted(p for p in GOLDEN.iterdir() if p.is_dir())
 
 
 def _apply(source: bytes, ruleset: RuleSet, options: Options) -> tuple[str, bytes]:
-    result = instrument(source, "input.py", ruleset, options, module_name="input")
+    result = instrument(source, FileContext("input.py", ruleset, options, module_name="input"))
     assert result.status != "error", result.error
     return result.status, result.output if result.output is not None else source
 
@@ -30,7 +32,7 @@ def test_golden(case: Path, ruleset: RuleSet, options: Options) -> None:
     source = (case / "input.py").read_bytes()
     error = case / "error.txt"
     if error.exists():
-        result = instrument(source, "input.py", ruleset, options, module_name="input")
+        result = instrument(source, FileContext("input.py", ruleset, options, module_name="input"))
         assert result.status == "error"
         assert error.read_text().strip() in result.error
         assert result.output is None
@@ -44,7 +46,7 @@ def test_golden(case: Path, ruleset: RuleSet, options: Options) -> None:
         assert compiles(output, "expected.py") is None
         again_status, again = _apply(output, ruleset, options)
         assert again_status == "unchanged" and again == output
-        stripped = strip(output, "expected.py", options)
+        stripped = strip(output, FileContext("expected.py", options=options))
         assert stripped.status == "changed"
         assert stripped.output == source
     else:
@@ -52,7 +54,7 @@ def test_golden(case: Path, ruleset: RuleSet, options: Options) -> None:
         assert compiles(source, "input.py") is None
     stripped_path = case / "stripped.py"
     if stripped_path.exists():
-        result = strip(source, "input.py", options)
+        result = strip(source, FileContext("input.py", options=options))
         assert result.output == stripped_path.read_bytes()
 
 

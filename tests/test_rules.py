@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from codetrace import _advice
-from codetrace._rules import ADVICE_KINDS, RuleError, builtin_rule_files, load_rules
+from codetrace._rules import RuleError, builtin_rule_files, load_rules
+from codetrace.runtime import _catalogue
 
 GOOD_RULE = '''[[rule]]
 id = "x.send"
@@ -29,10 +30,16 @@ BROKEN = [
     ("bare_name", GOOD_RULE.replace('["x.get"]', '["get"]'), 4, "'get' is not a qualified name"),
     ("empty_call", GOOD_RULE.replace('["x.get"]', '[]'), 4, "non-empty list"),
     ("unknown_advice", GOOD_RULE.replace('"wrap-call"', '"wrap-it"'), 6,
-     "unknown advice 'wrap-it' (expected one of: wrap-call, hook-after)"),
+     "unknown advice 'wrap-it' (expected one of: hook-after, wrap-call)"),
     ("hook_without_name", GOOD_RULE.replace('"wrap-call"', '"hook-after"'), 5,
      "advice 'hook-after' needs hook"),
     ("hook_on_wrap", GOOD_RULE + 'hook = "flask"\n', 7, "'hook' only goes with advice"),
+    ("unknown_hook", GOOD_RULE.replace('"wrap-call"', '"hook-after"\nhook = "flaks"'), 7,
+     "unknown hook 'flaks' (the runtime has: flask"),
+    ("adapter_on_hook", GOOD_RULE.replace('"wrap-call"', '"hook-after"\nhook = "flask"')
+     + 'adapter = "requests.send"\n', 8, "'adapter' does not go with advice 'hook-after'"),
+    ("unknown_adapter", GOOD_RULE + 'adapter = "http.client"\n', 7,
+     "unknown adapter 'http.client' (the runtime has: "),
     ("bad_types", '[types]\n"a.b" = "not a name!"\n', 2, "must map to a qualified name"),
     ("toml_syntax", '[[rule]\n', 1, ""),
     ("not_utf8", b"\xff\xfe[[rule]]\n", 1, "not valid UTF-8"),
@@ -70,7 +77,26 @@ def test_builtin_rules_load_and_advice_kinds_match_the_registry() -> None:
     ruleset = load_rules(builtin_rule_files())
     assert {r.id for r in ruleset.rules} >= {"requests.send", "flask.app", "httpx.send",
                                             "sqlite3.query"}
-    assert set(ADVICE_KINDS) == set(_advice.names())
+    assert set(_advice.names()) == {"wrap-call", "hook-after"}
+    for rule in ruleset.rules:  # every built-in rule names what the runtime provides
+        assert rule.adapter is None or rule.adapter in _catalogue.ADAPTERS
+        assert rule.hook is None or rule.hook in _catalogue.HOOKS
     assert ruleset.canonical("requests.sessions.Session.get") == "requests.Session.get"
     assert ruleset.returns["sqlite3.connect"] == "sqlite3.Connection"
     assert "requests" in ruleset.modules and "sqlite3" in ruleset.modules
+
+
+def test_a_user_rule_can_name_a_builtin_adapter(tmp_path: Path) -> None:
+    """The adapter, not the rule id, is what the injected call names: two rules can share one."""
+    from codetrace._context import FileContext
+    from codetrace._engine import instrument
+
+    path = tmp_path / "mine.toml"
+    path.write_text(GOOD_RULE.replace('call = ["x.get"]', 'call = ["myhttp.fetch"]')
+                    + 'adapter = "requests.send"\n')
+    ruleset = load_rules([path])
+    source = b"import myhttp\nmyhttp.fetch('u')\n"
+    result = instrument(source, FileContext("m.py", ruleset, module_name="m"))
+    assert result.status == "changed", result.error
+    assert b'_codetrace.traced(myhttp.fetch, "requests.send")(\'u\')' in (result.output or b"")
+    assert [s.rule for s in result.sites] == ["x.send"]

@@ -1,78 +1,68 @@
-"""Advice kinds: what a matched rule does to a call site. One module each, found by registry.
+"""The advice kinds, found by discovery: every public module of this package registers one.
 
-An advice turns a :class:`~codetrace._match.Site` into a :class:`Plan` (edits for the transformer)
-or a :class:`Skip` with the reason (reported, never silently dropped).
+Callers ask the registry, never a shape: :func:`unwrap` (strip, the resolver), :func:`instrumented`
+and :func:`added_target` (the collector), :func:`get` (the planner), :func:`names` (rule file
+validation).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import functools
+import importlib
+import pkgutil
 
 import libcst as cst
 
-from codetrace._format import BlackStyle
-from codetrace._match import Site
+from codetrace._advice._base import REGISTRY, Advice, Plan, Skip
 
 
-@dataclass(frozen=True)
-class Options:
-    """What every advice needs to know besides the site."""
-
-    marker: str = "_codetrace"
-    runtime: str = "codetrace.runtime"
-    line_length: int = 88
-    #: black settings of a black-formatted project (see ``_format``), or None: layout untouched
-    style: BlackStyle | None = None
-
-
-@dataclass
-class Plan:
-    """Edits, keyed by the identity of original nodes (the transformer sees originals)."""
-
-    replace_call: dict[int, Callable[[cst.Call], cst.BaseExpression]] = field(default_factory=dict)
-    insert_after: dict[int, cst.SimpleStatementLine] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Skip:
-    reason: str
-
-
-Advice = Callable[[Site, Options], "Plan | Skip"]
-_REGISTRY: dict[str, Advice] = {}
-
-
-def register(name: str) -> Callable[[Advice], Advice]:
-    """Class the decorated function as the advice called ``name`` in rule files."""
-
-    def decorate(function: Advice) -> Advice:
-        _REGISTRY[name] = function
-        return function
-
-    return decorate
+@functools.cache
+def _registry() -> dict[str, Advice]:
+    for module in pkgutil.iter_modules(__path__):
+        if not module.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{module.name}")
+    return REGISTRY
 
 
 def get(name: str) -> Advice:
     """The advice registered under ``name`` (rule files are validated against these names)."""
-    return _REGISTRY[name]
+    return _registry()[name]
 
 
 def names() -> tuple[str, ...]:
-    return tuple(sorted(_REGISTRY))
+    return tuple(sorted(_registry()))
 
 
-def string_quote(site: Site) -> str | None:
-    """A quote character injected strings may use where the call stands, or None.
+def all_advice() -> tuple[Advice, ...]:
+    return tuple(_registry()[name] for name in names())
 
-    Before Python 3.12 an expression inside an f-string may not reuse the f-string's quote.
-    """
-    for quote in ('"', "'"):
-        if quote not in site.call.fstring_quotes:
-            return quote
+
+def unwrap(node: cst.Call) -> cst.BaseExpression | None:
+    """The user's expression inside an injected expression, or None when ``node`` is not one."""
+    for advice in all_advice():
+        inner = advice.unwrap(node)
+        if inner is not None:
+            return inner
     return None
 
 
-from codetrace._advice import hook_after, wrap_call  # noqa: E402  (registers the advice kinds)
+def instrumented(node: cst.Call) -> cst.Call | None:
+    """The call an injected expression instruments, or None when ``node`` is not one."""
+    for advice in all_advice():
+        call = advice.instrumented(node)
+        if call is not None:
+            return call
+    return None
 
-__all__ = ["Options", "Plan", "Skip", "get", "hook_after", "names", "register", "wrap_call"]
+
+def added_target(statement: cst.CSTNode) -> cst.BaseExpression | None:
+    """What an injected statement instruments, or None when ``statement`` is not one."""
+    for advice in all_advice():
+        target = advice.added_target(statement)
+        if target is not None:
+            return target
+    return None
+
+
+__all__ = ["Advice", "Plan", "Skip", "added_target", "all_advice", "get", "instrumented",
+           "names", "unwrap"]

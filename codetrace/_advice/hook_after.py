@@ -3,7 +3,7 @@
 ``app = Flask(__name__)`` gets a statement after it, ``_codetrace.hooks.flask(app)``; where the
 object is created inside an expression (``return Flask(__name__)``), the creating call is wrapped:
 ``_codetrace.hooks.flask(Flask(__name__))`` (hooks return their argument). The wrapped call's own
-parentheses move to the wrapper, so ``strip`` can move them back exactly.
+parentheses move to the wrapper, so ``unwrap`` can move them back exactly.
 """
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ from __future__ import annotations
 import libcst as cst
 
 from codetrace import _snippets
-from codetrace._advice import Options, Plan, Skip, register
-from codetrace._match import Site
+from codetrace._advice._base import Advice, Plan, Skip, register
+from codetrace._marker import MARKER, marker_path
+from codetrace._model import Site
+from codetrace._options import Options
 
 
 def _simple_target(node: cst.BaseExpression) -> bool:
@@ -21,30 +23,72 @@ def _simple_target(node: cst.BaseExpression) -> bool:
     return isinstance(node, cst.Name)
 
 
-@register("hook-after")
-def hook_after(site: Site, options: Options) -> Plan | Skip:
-    hook = site.rule.hook
-    if hook is None:
-        return Skip("rule has no hook")
-    params = {"marker": options.marker, "hook": hook}
-    plan = Plan()
-    target = site.call.assigned_to
-    statement = site.call.statement
-    if target is not None and statement is not None and _simple_target(target):
-        plan.insert_after[id(statement)] = _snippets.statement(
-            "hook_statement.py.j2", params, {"__codetrace_target__": target.deep_clone()},
-            line_length=options.line_length,
-        )
+def _hook_argument(node: cst.BaseExpression) -> cst.BaseExpression | None:
+    """The argument of ``_codetrace.hooks.NAME(argument)``, if ``node`` is that call."""
+    if not isinstance(node, cst.Call) or len(node.args) != 1:
+        return None
+    path = marker_path(node.func)
+    if path is None or len(path) != 3 or path[1] != "hooks":
+        return None
+    arg = node.args[0]
+    if arg.keyword is not None or arg.star:
+        return None
+    return arg.value
+
+
+def _wrapped_call(node: cst.Call) -> cst.Call | None:
+    """The creating call inside the expression form (it never carries its own parentheses)."""
+    inner = _hook_argument(node)
+    if isinstance(inner, cst.Call) and not inner.lpar:
+        return inner
+    return None
+
+
+@register
+class HookAfter(Advice):
+    name = "hook-after"
+
+    def plan(self, site: Site, options: Options) -> Plan | Skip:
+        hook = site.rule.hook
+        if hook is None:
+            return Skip("rule has no hook")
+        params = {"marker": MARKER, "hook": hook}
+        plan = Plan()
+        target = site.call.assigned_to
+        statement = site.call.statement
+        if target is not None and statement is not None and _simple_target(target):
+            plan.insert_after[id(statement)] = _snippets.statement(
+                "hook_statement.py.j2", params, {"__codetrace_target__": target.deep_clone()},
+                line_length=options.line_length,
+            )
+            return plan
+
+        def build(call: cst.Call) -> cst.BaseExpression:
+            bare = call.with_changes(lpar=(), rpar=())
+            wrapper = _snippets.expression(
+                "hook_wrap.py.j2", params, {"__codetrace_value__": bare},
+                line_length=options.line_length,
+            )
+            assert isinstance(wrapper, cst.Call)
+            return wrapper.with_changes(lpar=call.lpar, rpar=call.rpar)
+
+        plan.replace_call[id(site.call.node)] = build
         return plan
 
-    def build(call: cst.Call) -> cst.BaseExpression:
-        bare = call.with_changes(lpar=(), rpar=())
-        wrapper = _snippets.expression(
-            "hook_wrap.py.j2", params, {"__codetrace_value__": bare},
-            line_length=options.line_length,
-        )
-        assert isinstance(wrapper, cst.Call)
-        return wrapper.with_changes(lpar=call.lpar, rpar=call.rpar)
+    def unwrap(self, node: cst.Call) -> cst.BaseExpression | None:
+        inner = _wrapped_call(node)
+        return None if inner is None else inner.with_changes(lpar=node.lpar, rpar=node.rpar)
 
-    plan.replace_call[id(site.call.node)] = build
-    return plan
+    def instrumented(self, node: cst.Call) -> cst.Call | None:
+        return _wrapped_call(node)
+
+    def added_target(self, statement: cst.CSTNode) -> cst.BaseExpression | None:
+        if not (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1):
+            return None
+        small = statement.body[0]
+        if not isinstance(small, cst.Expr) or small.semicolon != cst.MaybeSentinel.DEFAULT:
+            return None
+        target = _hook_argument(small.value)
+        if target is None or isinstance(target, cst.Call) or not _simple_target(target):
+            return None
+        return target

@@ -1,0 +1,83 @@
+"""What an advice kind is: the one owner of one injected shape.
+
+An advice builds its shape (:meth:`Advice.plan`), recognises it (:meth:`Advice.instrumented`,
+:meth:`Advice.added_target`: the collector and a second ``apply`` must not instrument a site
+twice) and undoes it (:meth:`Advice.unwrap`: ``strip``, and the resolver, which evaluates
+injected code as the user's code inside it). Nothing else in the engine knows a shape, so a new
+advice kind is its own module, its template and its tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import libcst as cst
+
+from codetrace._model import Site
+from codetrace._options import Options
+
+
+@dataclass
+class Plan:
+    """Edits, keyed by the identity of original nodes (the transformer sees originals)."""
+
+    replace_call: dict[int, Callable[[cst.Call], cst.BaseExpression]] = field(default_factory=dict)
+    insert_after: dict[int, cst.SimpleStatementLine] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Skip:
+    """The advice cannot apply here; the reason is reported, never silently dropped."""
+
+    reason: str
+
+
+class Advice:
+    """Base of the advice kinds; subclasses set :attr:`name` and are registered by
+    :func:`register`. The recognisers default to "not my shape"."""
+
+    #: the value of ``advice =`` in rule files
+    name: ClassVar[str] = ""
+
+    def plan(self, site: Site, options: Options) -> Plan | Skip:
+        """The edits that instrument ``site``."""
+        raise NotImplementedError
+
+    def unwrap(self, node: cst.Call) -> cst.BaseExpression | None:
+        """If ``node`` is this advice's injected expression, the user's expression it holds,
+        exactly as it was written; else None."""
+        return None
+
+    def instrumented(self, node: cst.Call) -> cst.Call | None:
+        """If ``node`` is this advice's injected expression, the call (a node of the same tree)
+        it instruments; else None."""
+        return None
+
+    def added_target(self, statement: cst.CSTNode) -> cst.BaseExpression | None:
+        """If ``statement`` is a statement this advice adds, the expression it instruments
+        (``app`` in ``_codetrace.hooks.flask(app)``); else None."""
+        return None
+
+
+REGISTRY: dict[str, Advice] = {}
+
+
+def register(cls: type[Advice]) -> type[Advice]:
+    """Class decorator: make ``cls`` the advice called ``cls.name`` in rule files."""
+    if not cls.name or cls.name in REGISTRY:
+        raise ValueError(f"advice name {cls.name!r} is empty or registered twice")
+    REGISTRY[cls.name] = cls()
+    return cls
+
+
+def string_quote(site: Site) -> str | None:
+    """A quote character injected strings may use where the call stands, or None.
+
+    Before Python 3.12 an expression inside an f-string may not reuse the f-string's quote.
+    """
+    for quote in ('"', "'"):
+        if quote not in site.call.fstring_quotes:
+            return quote
+    return None

@@ -1,0 +1,81 @@
+"""Rules as values: what the loader (``_rules``) produces and everything else reads.
+
+A leaf module, so the resolver's data model, the matcher and the advice kinds can name a rule
+without depending on how rule files are read and validated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class RuleError(Exception):
+    """A rule file problem, with the file and line it was found at."""
+
+    def __init__(self, path: Path, line: int, message: str) -> None:
+        super().__init__(f"{path}:{line}: {message}")
+        self.path = path
+        self.line = line
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One ``[[rule]]``: which calls it matches and what advice applies to them."""
+
+    id: str
+    calls: tuple[str, ...]
+    advice: str
+    adapter: str | None
+    hook: str | None
+    source: Path
+    line: int
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """All loaded rules plus the library knowledge the resolver needs.
+
+    ``returns`` maps a callable's qualified name to the type of instance it returns
+    (``requests.Session`` → ``requests.Session``, ``sqlite3.connect`` → ``sqlite3.Connection``);
+    ``aliases`` maps a qualified-name prefix to its canonical spelling
+    (``requests.sessions.Session`` → ``requests.Session``).
+    """
+
+    rules: tuple[Rule, ...]
+    returns: Mapping[str, str] = field(default_factory=dict)
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    modules: frozenset[str] = frozenset()
+
+    def by_call(self) -> dict[str, Rule]:
+        """Qualified callee name → the rule that matches it."""
+        table: dict[str, Rule] = {}
+        for rule in self.rules:
+            for call in rule.calls:
+                table[self.canonical(call)] = rule
+        return table
+
+    def method_names(self) -> frozenset[str]:
+        """Last components of every matched method: what an unresolved candidate looks like."""
+        return frozenset(call.rsplit(".", 1)[-1] for rule in self.rules for call in rule.calls)
+
+    def canonical(self, qname: str) -> str:
+        """Rewrite the longest aliased prefix of ``qname`` to its canonical spelling."""
+        parts = qname.split(".")
+        for end in range(len(parts), 0, -1):
+            prefix = ".".join(parts[:end])
+            target = self.aliases.get(prefix)
+            if target is not None:
+                return ".".join([target, *parts[end:]])
+        return qname
+
+    def without(self, disabled: Iterable[str]) -> RuleSet:
+        """The same rule set minus the rules whose ids are listed."""
+        drop = set(disabled)
+        return RuleSet(
+            tuple(r for r in self.rules if r.id not in drop), self.returns, self.aliases,
+            self.modules,
+        )

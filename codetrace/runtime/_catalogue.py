@@ -1,0 +1,23 @@
+"""The names instrumented code may use: adapters for ``traced()`` and hooks for ``hooks.NAME``.
+
+This module imports nothing, so the engine can import it (to validate the ``adapter`` and
+``hook`` keys of rule files) without loading the runtime. It is the single source of truth:
+``_traced`` looks adapter names up in :data:`ADAPTERS`, ``hooks`` defines exactly
+:data:`HOOKS`, and tests/runtime/test_catalogue.py holds both to it.
+
+* :data:`ADAPTERS` maps an adapter name (a rule's ``adapter`` key, or its id when it has none:
+  ``_codetrace.traced(callee, "NAME")``) to the module whose ``adapter`` attribute handles it,
+  imported on first use. The names are a contract with already-instrumented code: never rename
+  one. Any other name gets a generic INTERNAL span named by the string.
+* :data:`HOOKS` lists the functions of ``codetrace.runtime.hooks`` (``_codetrace.hooks.NAME(obj)``).
+"""
+
+ADAPTERS: dict[str, str] = {
+    "httpx.send": "codetrace.runtime._httpx",
+    "requests.send": "codetrace.runtime._requests",
+    "sqlite3.connect": "codetrace.runtime._dbapi",
+    "sqlite3.query": "codetrace.runtime._dbapi",
+    "sqlite3.transaction": "codetrace.runtime._dbapi",
+}
+
+HOOKS: tuple[str, ...] = ("flask",)
