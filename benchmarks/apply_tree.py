@@ -19,7 +19,7 @@ up to the repository's top, so a git-ignored corpus folder would be an empty tre
 Measured, each ``--repeat`` times (medians printed):
 
 - the floor, in this process: read every file codetrace would look at, the prefilter
-  (``codetrace._engine.Prefilter``: the substring test on the rules' modules, then the
+  (``codetrace._prefilter.Prefilter``: the substring test on the rules' modules, then the
   import-line regex), ``ast.parse`` of the files that pass. Wall and CPU time, one core;
 - ``codetrace apply --diff TREE...`` as a subprocess (stdout to /dev/null; ``--jobs N`` when the
   CLI has it; when it has a cache, a cold run on an empty ``$CODETRACE_CACHE_DIR`` then a warm
@@ -55,7 +55,7 @@ from pathlib import Path
 
 from codetrace import __version__ as codetrace_version
 from codetrace import _config, _discover, _rules
-from codetrace._engine import Prefilter
+from codetrace._prefilter import Prefilter
 
 PACKAGES = ("django", "flask", "requests", "sqlalchemy", "httpx")
 SKIP_STDLIB = shutil.ignore_patterns("site-packages", "dist-packages", "__pycache__", "*.pyc")

@@ -2,12 +2,15 @@
 
 The pass records facts only; judging a call (does a rule match it?) is ``_match``'s job, so the
 two can be tested apart and ``explain`` can reuse both.
+
+Why one module of ~470 lines: it is one visitor, and the point of it is one walk. Its parts
+(scopes, bindings, classes and methods, calls) share the visitor's stacks; split into several
+visitors they would walk the tree several times, which is the cost DESIGN.md measures first.
 """
 
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,6 +18,7 @@ import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from codetrace import _advice
+from codetrace._directives import comment_has_directive, def_ignored, directive_lines
 from codetrace._marker import MARKER, is_marker_rooted
 from codetrace._model import (
     Binding,
@@ -25,8 +29,6 @@ from codetrace._model import (
     dotted_name,
     iter_targets,
 )
-
-DIRECTIVE = re.compile(r"#\s*codetrace:\s*ignore\b")
 
 
 @dataclass(frozen=True)
@@ -61,38 +63,14 @@ def collect(
         positions = {}
     collector = _Collector(
         module_name=module_name, is_package=is_package, runtime=runtime,
-        positions=positions, directives=_directive_lines(text) if text_has_directive else set(),
+        positions=positions, directives=directive_lines(text) if text_has_directive else set(),
     )
     module.visit(collector)
-    file_ignored = any(
-        line.comment is not None and DIRECTIVE.search(line.comment.value)
-        for line in module.header
-    )
+    file_ignored = any(comment_has_directive(line.comment) for line in module.header)
     return ModuleFacts(
         collector.module_scope, tuple(collector.calls), tuple(collector.foreign_marker),
         file_ignored, collector.classes, collector.functions,
     )
-
-
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
-
-
-def _directive_lines(text: str) -> set[int]:
-    """Lines (numbered as libcst numbers them) holding an ignore directive."""
-    lines: set[int] = set()
-    for number, line in enumerate(_LINE_BREAK.split(text), start=1):
-        if "#" in line and DIRECTIVE.search(line):
-            lines.add(number)
-    return lines
-
-
-def _comment_has_directive(comment: cst.Comment | None) -> bool:
-    return comment is not None and DIRECTIVE.search(comment.value) is not None
-
-
-def _leading_directive(lines: Sequence[cst.EmptyLine]) -> bool:
-    """A directive comment on the line right above a statement (or its decorators)."""
-    return bool(lines) and _comment_has_directive(lines[-1].comment)
 
 
 class _Collector(cst.CSTVisitor):
@@ -198,7 +176,7 @@ class _Collector(cst.CSTVisitor):
 
     # ----- scopes ---------------------------------------------------------------------------
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        ignored = self._def_ignored(node)
+        ignored = def_ignored(node)
         for decorator in node.decorators:
             decorator.visit(self)
         if node.returns is not None:
@@ -240,7 +218,7 @@ class _Collector(cst.CSTVisitor):
         return self.class_stack[-1], positional[0].name.value
 
     def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        ignored = self._def_ignored(node)
+        ignored = def_ignored(node)
         for decorator in node.decorators:
             decorator.visit(self)
         for arg in (*node.bases, *node.keywords):
@@ -260,18 +238,6 @@ class _Collector(cst.CSTVisitor):
         self.function.pop()
         self.class_stack.pop()
         self.scope = outer
-        return False
-
-    def _def_ignored(self, node: cst.FunctionDef | cst.ClassDef) -> bool:
-        if _leading_directive(node.leading_lines):
-            return True
-        if node.decorators and _leading_directive(node.decorators[0].leading_lines):
-            return True
-        body = node.body
-        if isinstance(body, cst.IndentedBlock):
-            return _comment_has_directive(body.header.comment)
-        if isinstance(body, cst.SimpleStatementSuite):
-            return _comment_has_directive(body.trailing_whitespace.comment)
         return False
 
     def visit_Lambda(self, node: cst.Lambda) -> bool:
@@ -365,7 +331,7 @@ class _Collector(cst.CSTVisitor):
 
     def visit_Import(self, node: cst.Import) -> None:
         for alias in node.names:
-            full = _dotted(alias.name)
+            full = (dotted_name(alias.name) or "")
             if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
                 self._bind(alias.asname.name.value,
                            Binding("import", self.scope, alias.asname.name, qname=full))
@@ -374,7 +340,7 @@ class _Collector(cst.CSTVisitor):
                 self._bind(top, Binding("import", self.scope, alias.name, qname=top))
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        base = _dotted(node.module) if node.module is not None else ""
+        base = (dotted_name(node.module) or "") if node.module is not None else ""
         if node.relative:
             package = self.package
             for _ in range(len(node.relative) - 1):
@@ -384,7 +350,7 @@ class _Collector(cst.CSTVisitor):
             self.scope.star_import = True
             return
         for alias in node.names:
-            name = _dotted(alias.name)
+            name = (dotted_name(alias.name) or "")
             local = name
             if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
                 local = alias.asname.name.value
@@ -506,10 +472,3 @@ class _Collector(cst.CSTVisitor):
             ignored=ignored,
         ))
 
-
-def _dotted(node: cst.BaseExpression) -> str:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        return f"{_dotted(node.value)}.{node.attr.value}"
-    return ""

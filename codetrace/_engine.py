@@ -106,7 +106,8 @@ def instrument(source: bytes, file: FileContext, *, self_check: bool = True) -> 
         positions = _positions(module) if (wanted or skipped) else {}
         sites = tuple(
             SiteReport(*_where(positions, site.call.node), site.rule.id, site.rule.advice,
-                       site.qname, site.how, reason)
+                       site.qname, site.how, reason,
+                       _advice.get(site.rule.advice).counts_as)
             for site, reason in outcomes
         )
         unresolved = tuple(_unresolved_report(positions, u) for u in found.unresolved)

@@ -23,6 +23,8 @@ class SiteReport:
     qname: str
     how: str
     skipped: str = ""
+    #: what the report counts it as: "call" or "hook" (the advice kind says)
+    counts_as: str = "call"
 
 
 @dataclass(frozen=True)
@@ -51,11 +53,11 @@ class FileResult:
 
     @property
     def hooks(self) -> int:
-        return sum(1 for s in self.sites if s.advice == "hook-after" and not s.skipped)
+        return sum(1 for s in self.sites if s.counts_as == "hook" and not s.skipped)
 
     @property
     def calls(self) -> int:
-        return sum(1 for s in self.sites if s.advice != "hook-after" and not s.skipped)
+        return sum(1 for s in self.sites if s.counts_as != "hook" and not s.skipped)
 
 
 class Failure(Exception):

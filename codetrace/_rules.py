@@ -15,7 +15,6 @@ from typing import Any
 
 from codetrace import _advice, _paths, _toml
 from codetrace._ruleset import Rule, RuleError, RuleSet
-from codetrace.runtime import _catalogue
 
 _QNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _RULE_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_-]+)*$")
@@ -25,7 +24,6 @@ _TOP_KEYS = ("library", "types", "aliases", "rule")
 _LIBRARY_KEYS = ("name", "modules", "description")
 _RULE_KEYS = ("id", "description", "match", "do")
 _MATCH_KEYS = ("call",)
-_DO_KEYS = ("advice", "adapter", "hook")
 
 
 def builtin_rule_files() -> list[Path]:
@@ -180,44 +178,38 @@ def _parse_rule(path: Path, index: int, item: object, where: _Locator) -> Rule:
     do = item.get("do")
     if not isinstance(do, dict):
         raise RuleError(path, line, f"rule {rule_id!r} needs a [rule.do] table")
-    _check_keys(path, do, _DO_KEYS, "[rule.do]", lambda key: where.in_rule(index, key, "do"))
+    do_keys = ("advice", *sorted({k for a in _advice.all_advice() for k in a.do_keys}))
+    _check_keys(path, do, do_keys, "[rule.do]", lambda key: where.in_rule(index, key, "do"))
     advice = do.get("advice")
     kinds = _advice.names()
     if advice not in kinds:
         raise RuleError(path, where.in_rule(index, "advice", "do"),
                         f"rule {rule_id!r}: unknown advice {advice!r} "
                         f"(expected one of: {', '.join(kinds)})")
+    owner = _advice.get(str(advice))
+    for key in do:
+        if key != "advice" and key not in owner.do_keys:
+            users = [a.name for a in _advice.all_advice() if key in a.do_keys]
+            raise RuleError(path, where.in_rule(index, key, "do"),
+                            f"rule {rule_id!r}: '{key}' only goes with advice "
+                            f"{' or '.join(repr(u) for u in users)}")
+    problem = owner.check(do)
+    if problem is not None:
+        key, message = problem
+        raise RuleError(path, where.in_rule(index, key, "do"),
+                        f"rule {rule_id!r}: {message}")
     adapter = do.get("adapter")
-    if adapter is not None and (not isinstance(adapter, str) or not _RULE_ID.match(adapter)):
-        raise RuleError(path, where.in_rule(index, "adapter", "do"),
-                        f"rule {rule_id!r}: adapter must be a runtime adapter name")
-    if adapter is not None and adapter not in _catalogue.ADAPTERS:
-        raise RuleError(path, where.in_rule(index, "adapter", "do"),
-                        f"rule {rule_id!r}: unknown adapter {adapter!r} (the runtime has: "
-                        f"{', '.join(sorted(_catalogue.ADAPTERS))}); leave 'adapter' out for a "
-                        "span named by the rule id, or register one at run time with "
-                        "codetrace.runtime.register_adapter(rule id, ...)")
     hook = do.get("hook")
-    if advice == "hook-after":
-        if not isinstance(hook, str) or not _IDENT.match(hook):
-            raise RuleError(path, where.in_rule(index, "hook", "do"),
-                            f"rule {rule_id!r}: advice 'hook-after' needs hook = \"<name>\"")
-        if hook not in _catalogue.HOOKS:
-            raise RuleError(path, where.in_rule(index, "hook", "do"),
-                            f"rule {rule_id!r}: unknown hook {hook!r} (the runtime has: "
-                            f"{', '.join(sorted(_catalogue.HOOKS))})")
-        if adapter is not None:
-            raise RuleError(path, where.in_rule(index, "adapter", "do"),
-                            f"rule {rule_id!r}: 'adapter' does not go with advice 'hook-after' "
-                            "(the hook is the runtime behaviour)")
-    elif hook is not None:
-        raise RuleError(path, where.in_rule(index, "hook", "do"),
-                        f"rule {rule_id!r}: 'hook' only goes with advice 'hook-after'")
     description = item.get("description", "")
     if not isinstance(description, str):
         raise RuleError(path, where.in_rule(index, "description"),
                         f"rule {rule_id!r}: description must be a string")
-    return Rule(rule_id, tuple(calls), str(advice), adapter, hook, path, line, description)
+    return Rule(rule_id, tuple(calls), str(advice), _text(adapter), _text(hook), path, line,
+                description)
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _check_keys(

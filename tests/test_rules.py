@@ -37,7 +37,7 @@ BROKEN = [
     ("unknown_hook", GOOD_RULE.replace('"wrap-call"', '"hook-after"\nhook = "flaks"'), 7,
      "unknown hook 'flaks' (the runtime has: flask"),
     ("adapter_on_hook", GOOD_RULE.replace('"wrap-call"', '"hook-after"\nhook = "flask"')
-     + 'adapter = "requests.send"\n', 8, "'adapter' does not go with advice 'hook-after'"),
+     + 'adapter = "requests.send"\n', 8, "'adapter' only goes with advice 'wrap-call'"),
     ("unknown_adapter", GOOD_RULE + 'adapter = "http.client"\n', 7,
      "unknown adapter 'http.client' (the runtime has: "),
     ("bad_types", '[types]\n"a.b" = "not a name!"\n', 2, "must map to a qualified name"),

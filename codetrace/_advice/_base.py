@@ -9,7 +9,7 @@ advice kind is its own module, its template and its tests.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -40,6 +40,14 @@ class Advice:
 
     #: the value of ``advice =`` in rule files
     name: ClassVar[str] = ""
+    #: the other keys of ``[rule.do]`` this advice reads (rule files are validated against them)
+    do_keys: ClassVar[tuple[str, ...]] = ()
+    #: what reports count a site of this advice as: "call" or "hook"
+    counts_as: ClassVar[str] = "call"
+
+    def check(self, do: Mapping[str, object]) -> tuple[str, str] | None:
+        """A problem with this rule's ``[rule.do]`` values, as (key, message); None if fine."""
+        return None
 
     def plan(self, site: Site, options: Options) -> Plan | Skip:
         """The edits that instrument ``site``."""

@@ -8,6 +8,8 @@ parentheses move to the wrapper, so ``unwrap`` can move them back exactly.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import libcst as cst
 
 from codetrace import _snippets
@@ -15,6 +17,7 @@ from codetrace._advice._base import Advice, Plan, Skip, register
 from codetrace._marker import MARKER, marker_path
 from codetrace._model import Site
 from codetrace._options import Options
+from codetrace.runtime import _catalogue
 
 
 def _simple_target(node: cst.BaseExpression) -> bool:
@@ -47,6 +50,17 @@ def _wrapped_call(node: cst.Call) -> cst.Call | None:
 @register
 class HookAfter(Advice):
     name = "hook-after"
+    do_keys = ("hook",)
+    counts_as = "hook"
+
+    def check(self, do: Mapping[str, object]) -> tuple[str, str] | None:
+        hook = do.get("hook")
+        if not isinstance(hook, str) or not hook.isidentifier():
+            return "hook", "advice 'hook-after' needs hook = \"<name>\""
+        if hook not in _catalogue.HOOKS:
+            return "hook", (f"unknown hook {hook!r} (the runtime has: "
+                            f"{', '.join(sorted(_catalogue.HOOKS))})")
+        return None
 
     def plan(self, site: Site, options: Options) -> Plan | Skip:
         hook = site.rule.hook

@@ -8,6 +8,8 @@ looked up at call time (``mock.patch`` keeps working). ``name`` is the rule's ru
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import libcst as cst
 
 from codetrace import _snippets
@@ -15,6 +17,7 @@ from codetrace._advice._base import Advice, Plan, Skip, register, string_quote
 from codetrace._marker import MARKER, marker_path
 from codetrace._model import Site
 from codetrace._options import Options
+from codetrace.runtime import _catalogue
 
 
 def _wrapper(node: cst.Call) -> cst.Call | None:
@@ -32,6 +35,20 @@ def _wrapper(node: cst.Call) -> cst.Call | None:
 @register
 class WrapCall(Advice):
     name = "wrap-call"
+    do_keys = ("adapter",)
+
+    def check(self, do: Mapping[str, object]) -> tuple[str, str] | None:
+        adapter = do.get("adapter")
+        if adapter is None:
+            return None
+        if not isinstance(adapter, str) or adapter not in _catalogue.ADAPTERS:
+            return "adapter", (
+                f"unknown adapter {adapter!r} (the runtime has: "
+                f"{', '.join(sorted(_catalogue.ADAPTERS))}); leave 'adapter' out for a span "
+                "named by the rule id, or register one at run time with "
+                "codetrace.runtime.register_adapter(rule id, ...)"
+            )
+        return None
 
     def plan(self, site: Site, options: Options) -> Plan | Skip:
         quote = string_quote(site)
