@@ -224,7 +224,9 @@ class Resolver:
             if hasattr(builtins, name):
                 return Ref(f"builtins.{name}")
             return Unknown(f"`{name}` is not bound in this module")
-        key = (id(found[0].scope), name)
+        # keyed by the scope that owns the bindings (one list per scope and name): a
+        # parameter's binding records the enclosing scope, where its annotation is evaluated
+        key = (id(found), name)
         memo = self._memo.get(key)
         if memo is not None:
             self.tiers.update(memo[1])
@@ -288,11 +290,18 @@ class Resolver:
 
     def _dotted_bindings(self, dotted: str, scope: Scope) -> list[Binding] | None:
         """``g.db`` assigned in this function (or at module level) before it is read here."""
-        for candidate in (scope, scope.module()):
-            found = candidate.dotted.get(dotted)
-            if found:
-                return found
-        return None
+        found = scope.dotted.get(dotted)
+        if found:
+            return found
+        module = scope.module()
+        found = module.dotted.get(dotted)
+        if not found or module is scope:
+            return None
+        # module-level ``app.s = ...`` speaks of the module's ``app``, not of a local one
+        root = dotted.split(".", 1)[0]
+        if _find_bindings(root, scope) is not module.bindings.get(root):
+            return None
+        return found
 
     # ----- the project ---------------------------------------------------------------------
     def _deref(self, qname: str) -> Value:

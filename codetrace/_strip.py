@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
 
 from codetrace import _advice, _format
-from codetrace._marker import has_runtime_import, is_runtime_import
+from codetrace._marker import MARKER, has_runtime_import, is_runtime_import
+from codetrace._result import Failure
 
 
 class _Strip(cst.CSTTransformer, _format.IndentTracker):
@@ -107,8 +109,57 @@ def strip_module(
     """
     if not has_runtime_import(module, runtime):
         return module, 0
+    leftover = _foreign_marker_line(module, runtime)
+    if leftover:
+        raise Failure(leftover, f"`{MARKER}` is used here in a way codetrace does not write; "
+                      "strip would leave it unbound, so the file is left untouched")
     stripper = _Strip(runtime, style)
     return module.visit(stripper), stripper.removed
+
+
+def _marker_names(node: cst.CSTNode) -> list[cst.Name]:
+    found: list[cst.Name] = []
+
+    class Names(cst.CSTVisitor):
+        def visit_Name(self, name: cst.Name) -> None:
+            if name.value == MARKER:
+                found.append(name)
+
+    node.visit(Names())
+    return found
+
+
+def _foreign_marker_line(module: cst.Module, runtime: str) -> int:
+    """The line of the first use of the marker that no injected construct accounts for, or 0.
+
+    An advice's ``unwrap`` hands back the user's own nodes, so the construct's own marker names
+    are those of the construct minus those of what it wraps (by identity).
+    """
+    uses = _marker_names(module)
+    if not uses:
+        return 0
+    ours: set[int] = set()
+
+    class Constructs(cst.CSTVisitor):
+        def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+            target = _advice.added_target(node)
+            if target is not None or is_runtime_import(node, runtime):
+                inner = {id(n) for n in _marker_names(target)} if target is not None else set()
+                ours.update(id(n) for n in _marker_names(node) if id(n) not in inner)
+
+        def visit_Call(self, node: cst.Call) -> None:
+            inner = _advice.unwrap(node)
+            if inner is not None:
+                kept = {id(n) for n in _marker_names(inner)}
+                ours.update(id(n) for n in _marker_names(node) if id(n) not in kept)
+
+    module.visit(Constructs())
+    foreign = [n for n in uses if id(n) not in ours]
+    if not foreign:
+        return 0
+    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    where = positions.get(foreign[0])
+    return where.start.line if where is not None else 1
 
 
 def unwrap_statement(statement: cst.SimpleStatementLine) -> cst.SimpleStatementLine:

@@ -3,8 +3,9 @@
 ``codetrace apply`` writes ``import codetrace.runtime as _codetrace`` and a few constructs into
 user code (see docs/runtime-contract.md): ``_codetrace.traced(callee, "rule.id")(args...)`` at
 call sites, ``_codetrace.hooks.flask(app)`` after objects are created, and
-``with _codetrace.span("name"):`` around functions. All behaviour lives here, so upgrading the
-runtime changes semantics without rewriting the code again.
+``with _codetrace.span("name"):`` around functions. The names ``traced`` and ``hooks`` accept
+are listed in ``_catalogue`` (which the engine reads to validate rule files). All behaviour
+lives here, so upgrading the runtime changes semantics without rewriting the code again.
 
 Constraints this package keeps: it imports only the standard library, and little of it at import
 (configuration, exporters, the JSON and URL modules load on first use), so ``import
@@ -28,22 +29,33 @@ to run it in a copy of the caller's context; ``asyncio.to_thread`` already does 
 """
 
 from . import hooks
-from ._config import configure, force_flush, register_exporter, reset, shutdown
-from ._context import Context, traced_context, use_context
+from ._context import Context
 from ._exporters import ConsoleSpanExporter, InMemorySpanExporter, JsonLinesSpanExporter
 from ._processors import SimpleSpanProcessor
 from ._propagation import extract, inject
 from ._resource import resource_attributes
-from ._span import Event, Span, SpanKind, StatusCode, current_span
+from ._scope import traced_context, use_context
+from ._setup import configure, force_flush, register_exporter, reset, shutdown
+from ._span import Event, Span, current_span
 from ._traced import register_adapter, traced
 from ._tracer import span
+from ._values import SpanKind, StatusCode
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ._batch import BatchSpanProcessor
+    from ._dbapi import make_dbapi_adapter
+    from ._otlp import OTLPSpanExporter
+del TYPE_CHECKING  # not a public name
 
 __all__ = [
+    "BatchSpanProcessor",
     "ConsoleSpanExporter",
     "Context",
     "Event",
     "InMemorySpanExporter",
     "JsonLinesSpanExporter",
+    "OTLPSpanExporter",
     "SimpleSpanProcessor",
     "Span",
     "SpanKind",
@@ -54,6 +66,7 @@ __all__ = [
     "force_flush",
     "hooks",
     "inject",
+    "make_dbapi_adapter",
     "register_adapter",
     "register_exporter",
     "reset",
@@ -64,3 +77,24 @@ __all__ = [
     "traced_context",
     "use_context",
 ]
+
+_LAZY = {
+    "BatchSpanProcessor": "codetrace.runtime._batch",
+    "OTLPSpanExporter": "codetrace.runtime._otlp",
+    "make_dbapi_adapter": "codetrace.runtime._dbapi",
+}
+"""Public names whose modules cost milliseconds to import (:mod:`threading`, :mod:`re`...):
+loaded on first access, so ``import codetrace.runtime`` stays cheap."""
+
+
+def __getattr__(name: str) -> object:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(__import__(module_name, fromlist=[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -17,7 +17,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from ._protocols import BaggageEntry
+    from ._values import BaggageEntry
 
 MAX_MEMBERS = 64
 MAX_BYTES = 8192

@@ -8,9 +8,10 @@ and the application is never slowed by a slow or absent collector.
 
 Process lifecycle, which is where tracing libraries usually go wrong:
 
-- Exit: an ``atexit`` hook flushes and shuts down every live processor, each bounded by its
-  export timeout and all together by the runtime's exit bound (``CODETRACE_EXIT_TIMEOUT``, 3 s
-  by default), so a hung collector delays exit by at most that much. The worker is a daemon
+- Exit: the runtime's exit hook (``_setup``) runs this module's exit task, which flushes and
+  shuts down every live processor, each bounded by its export timeout and all together by the
+  runtime's exit bound (``CODETRACE_EXIT_TIMEOUT``, 3 s by default), so a hung collector
+  delays exit by at most that much. The worker is a daemon
   thread, so it never keeps the interpreter alive by itself.
 - Fork (gunicorn pre-fork, ``multiprocessing`` with the fork start method): the child inherits
   the queue, the lock (possibly held by a thread that does not exist in the child) and a worker
@@ -24,41 +25,30 @@ Settings follow the specification's ``OTEL_BSP_*`` variables; explicit arguments
 
 from __future__ import annotations
 
-import atexit
 import os
 import sys
 import threading
 import weakref
 from collections import deque
 
+from ._env import read_number
+from ._log import warn_once
+from ._state import exit_deadline, exit_tasks
+from ._values import FLAG_SAMPLED
+
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-    from typing import Any, Protocol
-
-    class Sampleable(Protocol):
-        """All the processor reads from a span: whether it is sampled."""
-
-        @property
-        def trace_flags(self) -> int: ...
-
-    class SpanExporter(Protocol):
-        """What the processor needs from an exporter (console, JSON lines, OTLP, a test double)."""
-
-        def export(self, spans: Sequence[Any]) -> bool: ...
-        def shutdown(self) -> None: ...
-
+    from ._protocols import SpanExporter
+    from ._span import Span
 
 __all__ = ["BatchSpanProcessor"]
 
-LOGGER_NAME = "codetrace.runtime.batch"
+LOG_CHANNEL = "batch"
 
 DEFAULT_MAX_QUEUE_SIZE = 2048
 DEFAULT_SCHEDULE_DELAY_MS = 5000
 DEFAULT_MAX_EXPORT_BATCH_SIZE = 512
 DEFAULT_EXPORT_TIMEOUT_MS = 30000
-
-_SAMPLED = 0x01  # W3C trace-flags "sampled" bit
 
 
 class BatchSpanProcessor:
@@ -113,13 +103,13 @@ class BatchSpanProcessor:
 
     # -- span processor interface --------------------------------------------------------------
 
-    def on_start(self, span: Sampleable) -> None:
+    def on_start(self, span: Span) -> None:
         """Nothing to do when a span starts: only finished spans are exported."""
 
-    def on_end(self, span: Sampleable) -> None:
+    def on_end(self, span: Span) -> None:
         """Queue ``span`` if it is sampled. Never blocks on I/O, never raises."""
         try:
-            if not span.trace_flags & _SAMPLED:
+            if not span.trace_flags & FLAG_SAMPLED:
                 return
             with self._lock:
                 queue = self._queue
@@ -167,7 +157,7 @@ class BatchSpanProcessor:
     def _reset_runtime_state(self) -> None:
         """(Re)create the lock, queue and signals: at construction and in a forked child."""
         self._lock = threading.Lock()
-        self._queue: deque[Sampleable] = deque()
+        self._queue: deque[Span] = deque()
         self._wakeup = threading.Event()
         self._flush_waiters: list[threading.Event] = []
         self._stopping = self._shut_down
@@ -236,7 +226,7 @@ class BatchSpanProcessor:
                 self.failed_spans += abandoned
                 return
 
-    def _export(self, batch: list[Sampleable]) -> bool:
+    def _export(self, batch: list[Span]) -> bool:
         try:
             delivered = bool(self.exporter.export(batch))
         except Exception as exc:
@@ -295,21 +285,16 @@ def _register_mp_finalizer(_processor: BatchSpanProcessor) -> None:
 _live: weakref.WeakSet[BatchSpanProcessor] = weakref.WeakSet()
 
 
-def _shutdown_all() -> None:
-    """Flush and stop every live processor, within the runtime's exit bound.
+def _shutdown_all(deadline: float | None = None) -> None:
+    """Flush and stop every live processor, by ``deadline`` (default: the runtime's exit bound).
 
     Each processor waits at most its own export timeout, and all of them together no longer
-    than ``CODETRACE_EXIT_TIMEOUT`` (``codetrace.runtime._config.exit_deadline``, shared with
-    the runtime's own exit hook).
+    than ``CODETRACE_EXIT_TIMEOUT`` (``_state.exit_deadline``, shared with the pipeline's stop).
     """
     from time import monotonic
 
-    try:
-        from ._config import exit_deadline
-
+    if deadline is None:
         deadline = exit_deadline()
-    except Exception:  # pragma: no cover - the runtime is always there; be safe at exit anyway
-        deadline = monotonic() + 3.0
     for processor in list(_live):
         left = max(0.0, deadline - monotonic())
         processor.shutdown(timeout_s=min(processor.export_timeout_ms / 1000.0, left))
@@ -323,7 +308,7 @@ def _reinit_in_child() -> None:
             pass
 
 
-atexit.register(_shutdown_all)
+exit_tasks.append(_shutdown_all)
 if hasattr(os, "register_at_fork"):  # not on Windows
     os.register_at_fork(after_in_child=_reinit_in_child)
 
@@ -338,27 +323,10 @@ def _setting(explicit: float | None, env_name: str, default: int) -> float:
             return explicit
         _log_once(f"codetrace: {env_name.lower()} must be positive, got {explicit!r}")
         return default
-    raw = os.environ.get(env_name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not value > 0:  # also rejects NaN
-        _log_once(f"codetrace: invalid {env_name}={raw!r}, using {default}")
-        return default
-    return value
-
-
-_logged: set[str] = set()
+    raw = os.environ.get(env_name)
+    return read_number(raw, default, what=env_name, positive=True, channel=LOG_CHANNEL)
 
 
 def _log_once(message: str) -> None:
-    """Warn once per distinct message (``logging`` is imported only when there is a message)."""
-    if message in _logged:
-        return
-    _logged.add(message)
-    import logging
-
-    logging.getLogger(LOGGER_NAME).warning("%s", message)
+    """Warn once per distinct message, on the ``codetrace.runtime.batch`` logger."""
+    warn_once(message, "%s", message, channel=LOG_CHANNEL)

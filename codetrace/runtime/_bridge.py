@@ -1,5 +1,8 @@
 """The bridge: codetrace spans through the OpenTelemetry API, in the application's own pipeline.
 
+(Over 400 lines on purpose: :class:`Bridge` and :class:`BridgeSpan` are one mechanism that
+reaches into each other on every span, and half the length is the specification below.)
+
 A program that already uses OpenTelemetry (hand-written ``tracer.start_as_current_span(...)``,
 an SDK ``TracerProvider`` with its exporters) must get ONE trace out of its own spans and
 codetrace's, one context and one export pipeline. So when the OpenTelemetry API is loaded and
@@ -7,13 +10,13 @@ a real provider is installed (``trace.get_tracer_provider()`` is not the default
 one), or when ``CODETRACE_BACKEND=otel``, ``span()`` starts its spans with the OpenTelemetry
 tracer instead of codetrace's own pipeline:
 
-* Backend choice (``CODETRACE_BACKEND``): ``auto`` (default) decides once, when the runtime
-  configures itself on first use (first span, ``inject`` or ``extract``). It never imports
-  OpenTelemetry: if ``opentelemetry.trace`` is not already in ``sys.modules`` nobody can have
-  installed a provider, and the answer is "no" for the cost of a dict lookup. So configure the
-  SDK before the first traced call, or set ``CODETRACE_BACKEND=otel`` (then codetrace uses the
-  API's global tracer, which follows a provider installed later). ``codetrace`` forces
-  codetrace's own pipeline. ``configure(backend=...)`` does the same in code.
+* Backend choice (``CODETRACE_BACKEND``, read by ``_setup``): ``auto`` (default) decides once,
+  when the runtime configures itself on first use (first span, ``inject`` or ``extract``). It
+  never imports OpenTelemetry: if ``opentelemetry.trace`` is not already in ``sys.modules``
+  nobody can have installed a provider, and the answer is "no" for the cost of a dict lookup.
+  So configure the SDK before the first traced call, or set ``CODETRACE_BACKEND=otel`` (then
+  codetrace uses the API's global tracer, which follows a provider installed later).
+  ``codetrace`` forces codetrace's own pipeline. ``configure(backend=...)`` does the same in code.
 * A bridged span is a :class:`BridgeSpan`: a codetrace :class:`~._span.Span` (so adapters,
   hooks and user code keep one API) wrapping an OpenTelemetry span started with
   ``tracer.start_span(name, context=parent, kind=..., attributes=..., start_time=...)``. Its
@@ -52,12 +55,14 @@ This module is imported only when the backend is decided, never by ``import code
 
 from __future__ import annotations
 
-import os
 import sys
 from time import time_ns
 
+from ._context import Context
 from ._log import warn_once
-from ._span import Span, SpanKind, clean_attributes, current, is_failure
+from ._span import Span, current, is_failure
+from ._values import SpanKind, clean_attributes
+from ._version import __version__
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -65,28 +70,9 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import Any
 
-    from ._context import Context
-    from ._protocols import AttributeValue, BaggageEntry
+    from ._values import AttributeValue, BaggageEntry
 
-BACKEND_ENV = "CODETRACE_BACKEND"
-BACKENDS = ("auto", "otel", "codetrace")
 TRACER_NAME = "codetrace"
-
-
-def backend_from_env() -> str:
-    """``CODETRACE_BACKEND`` (``auto``, ``otel`` or ``codetrace``); ``auto`` if unset or invalid."""
-    raw = os.environ.get(BACKEND_ENV, "").strip().lower()
-    if not raw:
-        return "auto"
-    if raw not in BACKENDS:
-        warn_once(
-            f"backend:{raw}",
-            "codetrace: unknown %s=%r (expected auto, otel or codetrace); using auto",
-            BACKEND_ENV,
-            raw,
-        )
-        return "auto"
-    return raw
 
 
 def otel_configured() -> bool:
@@ -133,8 +119,6 @@ class Bridge:
     def __init__(self) -> None:
         from opentelemetry import baggage, context, propagate, trace
         from opentelemetry.trace.status import Status, StatusCode
-
-        from codetrace import __version__
 
         self._trace = trace
         self._baggage = baggage
@@ -278,8 +262,6 @@ class Bridge:
 
     def extract(self, headers: Mapping[str, str]) -> Context:
         """Read ``headers`` (lowercase names) with the global propagator into a ``Context``."""
-        from ._context import Context
-
         context = self._propagate.extract(headers)
         span_context = self._trace.get_current_span(context).get_span_context()
         entries: list[BaggageEntry] = []

@@ -26,12 +26,14 @@ import sys
 
 from ._log import warn_once
 from ._resource import resource_attributes
-from ._span import KIND_NAMES, STATUS_NAMES, Span
+from ._values import KIND_NAMES, STATUS_NAMES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import IO, Any
+
+    from ._span import Span
 
 DEFAULT_JSONL_PATH = "codetrace-spans.jsonl"
 

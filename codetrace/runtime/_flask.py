@@ -28,12 +28,15 @@ imported here only when an app is instrumented, i.e. by programs that already us
 
 from __future__ import annotations
 
-from ._context import make_current, restore_current
+import sys
+
 from ._http import host_and_port, method_attributes, redact_query, span_name_for
 from ._log import warn_once
 from ._propagation import extract_from_headers, header_names
-from ._span import Span, SpanKind, StatusCode, qualified_name
+from ._scope import make_current, restore_current
+from ._span import Span
 from ._tracer import span as start_span
+from ._values import SpanKind, StatusCode, qualified_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -273,9 +276,12 @@ def instrument(app: Any) -> Any:
         return app
     if isinstance(getattr(app, "wsgi_app", None), TracingMiddleware):
         return app
-    from flask import request
-
-    _request = request
+    # No import statement: the runtime names no third-party module. A Flask app exists, so the
+    # flask package is loaded; a look-up finds its request proxy.
+    flask = sys.modules.get("flask")
+    if flask is None:
+        raise TypeError(f"{type(app).__name__} is not a Flask app: flask is not loaded")
+    _request = flask.request
     app.before_request(_name_after_route)
     app.after_request(_mark_complete)
     app.teardown_request(_record_unhandled)

@@ -13,11 +13,17 @@ Stable OpenTelemetry HTTP conventions:
 * ``error.type`` is the status code as text for failures (4xx and 5xx on a client, 5xx on a
   server) and the exception's qualified class name when one ended the request.
 
+The client adapters (``_requests``, ``_httpx``) also share here how they recognise a genuine
+callee (not a ``unittest.mock`` object), read header names, and choose which trace headers a
+request may still receive (:func:`missing_headers`).
+
 URLs are split by hand rather than with :mod:`urllib.parse`: the split must never raise (an
 invalid IPv6 literal makes ``urlsplit`` raise) and must not normalise what it does not change.
 """
 
 from __future__ import annotations
+
+import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -162,3 +168,62 @@ def url_attributes(url: str, attributes: dict[str, Any]) -> None:
         attributes["server.address"] = host
     if port is not None:
         attributes["server.port"] = port
+
+
+# -- shared by the client adapters ----------------------------------------------------------------
+
+SIMPLE_METHODS = {
+    "get": "GET",
+    "post": "POST",
+    "put": "PUT",
+    "patch": "PATCH",
+    "delete": "DELETE",
+    "head": "HEAD",
+    "options": "OPTIONS",
+}
+"""Client methods named after one HTTP method (``get`` -> ``GET``), in requests and httpx."""
+B3_MULTI = frozenset(("x-b3-traceid", "x-b3-spanid", "x-b3-sampled", "x-b3-flags"))
+
+
+def is_mock(callee: object) -> bool:
+    mock = sys.modules.get("unittest.mock")
+    if mock is None:
+        return False
+    base = mock.NonCallableMock
+    return isinstance(callee, base) or isinstance(getattr(callee, "mock", None), base)
+
+
+def as_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def header_names_of(headers: object) -> set[str]:
+    """The lowercase names of ``headers`` (``str`` or ``bytes`` keys; others ignored)."""
+    names: set[str] = set()
+    if not headers:
+        return names
+    for key in headers:  # type: ignore[attr-defined]
+        if type(key) is not str:
+            if isinstance(key, bytes):
+                key = key.decode("latin-1")
+            elif not isinstance(key, str):
+                continue
+        names.add(key.lower())
+    return names
+
+
+def missing_headers(injected: dict[str, str], present: set[str]) -> dict[str, str]:
+    """The injected headers the request does not already carry (``injected`` itself if all)."""
+    if present.isdisjoint(injected) and present.isdisjoint(B3_MULTI):
+        return injected
+    if "traceparent" in present:
+        present = present | {"tracestate"}
+    if not present.isdisjoint(B3_MULTI):
+        present = present | B3_MULTI
+    return {key: value for key, value in injected.items() if key not in present}

@@ -43,28 +43,35 @@ from __future__ import annotations
 from collections.abc import Mapping
 from time import time_ns
 
-from ._http import method_attributes, span_name_for, url_attributes
+from ._http import (
+    SIMPLE_METHODS,
+    as_text,
+    header_names_of,
+    is_mock,
+    method_attributes,
+    missing_headers,
+    span_name_for,
+    url_attributes,
+)
 from ._log import warn_once
 from ._propagation import inject
-
-# Shared with the requests adapter: mock detection, header-name reading, which injected
-# headers a request may still receive, bytes/str/URL to text.
-from ._requests import SIMPLE_METHODS, _additions, _header_names, _is_mock, _text
-from ._span import Span, SpanKind, StatusCode
-from ._traced import CoroutineType
+from ._scope import CoroutineType
 from ._tracer import span as start_span
+from ._values import SpanKind, StatusCode
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
     from typing import Any
 
+    from ._span import Span
+
 _CLIENTS = ("Client", "AsyncClient")
 
 
 def _recognise(callee: object) -> tuple[str, int] | None:
     """``(name, offset of the first real argument)`` for a genuine httpx callable."""
-    if _is_mock(callee):
+    if is_mock(callee):
         return None
     name = getattr(callee, "__name__", None)
     if name not in SIMPLE_METHODS and name not in ("request", "send"):
@@ -84,9 +91,9 @@ def _recognise(callee: object) -> tuple[str, int] | None:
 def _names(headers: object) -> set[str]:
     """Lower-cased names in ``headers``: a mapping, a list of pairs, or ``None``."""
     if isinstance(headers, Mapping):
-        return _header_names(headers)
+        return header_names_of(headers)
     if isinstance(headers, (list, tuple)):
-        return _header_names([pair[0] for pair in headers])
+        return header_names_of([pair[0] for pair in headers])
     return set()
 
 
@@ -110,7 +117,7 @@ def _request_copy(request: Any, injected: dict[str, str]) -> object | None:
     cls = type(request)
     if cls.__name__ != "Request" or not str(cls.__module__).startswith("httpx"):
         return None
-    additions = _additions(injected, _names(request.headers))
+    additions = missing_headers(injected, _names(request.headers))
     if not additions:
         return None
     headers = request.headers.copy()
@@ -154,7 +161,7 @@ def _with_trace_headers(
     headers = kwargs.get("headers")
     client = args[0] if offset else getattr(callee, "__self__", None)
     client_headers = getattr(client, "headers", None) if client is not None else None
-    additions = _additions(injected, _names(headers) | _names(client_headers))
+    additions = missing_headers(injected, _names(headers) | _names(client_headers))
     if not additions:
         return args, kwargs
     merged = _merged(headers, additions)
@@ -174,14 +181,14 @@ def _start(
         name, offset = recognised
         if name in SIMPLE_METHODS:
             method = SIMPLE_METHODS[name]
-            url = _text(args[offset] if len(args) > offset else kwargs.get("url"))
+            url = as_text(args[offset] if len(args) > offset else kwargs.get("url"))
         elif name == "request":
-            method = _text(args[offset] if len(args) > offset else kwargs.get("method"))
-            url = _text(args[offset + 1] if len(args) > offset + 1 else kwargs.get("url"))
+            method = as_text(args[offset] if len(args) > offset else kwargs.get("method"))
+            url = as_text(args[offset + 1] if len(args) > offset + 1 else kwargs.get("url"))
         else:
             request = args[offset] if len(args) > offset else kwargs.get("request")
-            method = _text(getattr(request, "method", None))
-            url = _text(getattr(request, "url", None))
+            method = as_text(getattr(request, "method", None))
+            url = as_text(getattr(request, "url", None))
     if recognised is None or method is None:
         span = start_span("HTTP", kind=SpanKind.CLIENT)
         span.activate()

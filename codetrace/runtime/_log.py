@@ -1,9 +1,14 @@
-"""Report runtime trouble once, through :mod:`logging`; never raise it, never warn it.
+"""Report runtime trouble through :mod:`logging`; never raise it, never warn it.
 
 The runtime lives inside someone else's application. An exporter that cannot write, an adapter
 that meets an object it does not understand, a malformed ``OTEL_*`` variable: none of these may
-stop the application, and none may flood its logs either. Each distinct problem (a *key*) is
-logged once at WARNING on the ``codetrace.runtime`` logger.
+stop the application, and none may flood its logs either. Every module of the runtime reports
+through this one: :func:`warn_once` logs each distinct problem (a *key*) once at WARNING;
+:func:`warn` and :func:`debug` are for callers that count repeats themselves (the OTLP exporter
+logs its first failure at WARNING and the others at DEBUG).
+
+Loggers: ``codetrace.runtime``, or a child of it for a *channel* (``codetrace.runtime.otlp``,
+``codetrace.runtime.batch``), so an application can silence the exporter alone.
 
 :mod:`logging` is imported only when something goes wrong, so a healthy process never pays for
 it at start-up. :mod:`warnings` is never used: applications and test suites (pytest ``-W
@@ -17,17 +22,40 @@ LOGGER_NAME = "codetrace.runtime"
 _seen: set[str] = set()
 
 
-def warn_once(key: str, message: str, *args: object, exc: BaseException | None = None) -> None:
+def _log(
+    level: int, channel: str, message: str, args: tuple[object, ...], exc: BaseException | None
+) -> None:
+    try:
+        import logging
+
+        name = f"{LOGGER_NAME}.{channel}" if channel else LOGGER_NAME
+        logging.getLogger(name).log(level, message, *args, exc_info=exc)
+    except Exception:  # pragma: no cover - logging itself is broken; nothing left to tell
+        pass
+
+
+def warn_once(
+    key: str,
+    message: str,
+    *args: object,
+    exc: BaseException | None = None,
+    channel: str = "",
+) -> None:
     """Log ``message % args`` at WARNING the first time ``key`` is reported; drop repeats."""
     if key in _seen:
         return
     _seen.add(key)
-    try:
-        import logging
+    _log(30, channel, message, args, exc)
 
-        logging.getLogger(LOGGER_NAME).warning(message, *args, exc_info=exc)
-    except Exception:  # pragma: no cover - logging itself is broken; nothing left to tell
-        pass
+
+def warn(message: str, *args: object, channel: str = "") -> None:
+    """Log ``message % args`` at WARNING, every time."""
+    _log(30, channel, message, args, None)
+
+
+def debug(message: str, *args: object, channel: str = "") -> None:
+    """Log ``message % args`` at DEBUG, every time."""
+    _log(10, channel, message, args, None)
 
 
 def forget() -> None:

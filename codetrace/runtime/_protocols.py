@@ -1,4 +1,4 @@
-"""Structural types shared by the runtime and by what plugs into it (exporters, processors).
+"""Structural types: the span as exporters read it, and what plugs into the runtime.
 
 Only type checkers import this module: the runtime guards every import of it with
 ``TYPE_CHECKING``, so :mod:`typing` never lands in an instrumented program's start-up. Exporter
@@ -7,7 +7,12 @@ nothing needs to inherit from them.
 
 The seam, in one place:
 
-* a finished :class:`~codetrace.runtime.Span` is plain data (see its docstring for the fields);
+* :class:`SpanData` is THE span protocol: the read-only fields of a finished span, which is
+  all exporters and encoders read (``_span.Span`` has them as plain attributes; tests feed
+  dataclasses). Ids are integers (128-bit trace id, 64-bit span id, ``parent_id == 0`` for a
+  root); ``kind`` and ``status_code`` are the OTLP numbers, so encoding is a straight copy.
+* :class:`Parent` is what a new span needs from its parent (a local span or an extracted
+  ``Context``); :data:`Sampler` decides from it.
 * a processor gets ``on_start(span)`` when a *recording* span starts and ``on_end(span)`` when it
   ends, and must answer ``force_flush(timeout_s)`` and ``shutdown()``;
 * an exporter gets ``export(spans)`` with finished spans and returns ``True`` on success;
@@ -17,15 +22,75 @@ The seam, in one place:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from ._span import Span
+from ._values import AttributeValue, BaggageEntry, Primitive
 
-Primitive = str | bool | int | float
-AttributeValue = str | bool | int | float | list[Primitive]
-BaggageEntry = tuple[str, str, str]
-"""One baggage list-member: ``(key, decoded value, properties as written, ';'-joined)``."""
+__all__ = [
+    "AttributeValue",
+    "Attributes",
+    "BaggageEntry",
+    "EventData",
+    "Parent",
+    "Primitive",
+    "Sampler",
+    "SpanData",
+    "SpanExporter",
+    "SpanProcessor",
+]
+
+Attributes = Mapping[str, Primitive | Sequence[Primitive]]
+"""Attributes as readers take them: a primitive or a sequence of primitives per key (the
+encoders also accept bytes and nested mappings, as OTLP's AnyValue does, and write anything
+else as its string form)."""
+
+
+class EventData(Protocol):
+    """A timestamped annotation on a span (an OTLP ``Span.Event``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def time_ns(self) -> int: ...
+    @property
+    def attributes(self) -> Attributes: ...
+
+
+class SpanData(Protocol):
+    """A finished span as exporters see it (the field names are a contract: never rename)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def trace_id(self) -> int: ...
+    @property
+    def span_id(self) -> int: ...
+    @property
+    def parent_id(self) -> int: ...
+    @property
+    def trace_flags(self) -> int:
+        """Bit 0 sampled, bit 1 random trace id."""
+
+    @property
+    def trace_state(self) -> str: ...
+    @property
+    def kind(self) -> int: ...
+    @property
+    def start_ns(self) -> int: ...
+    @property
+    def end_ns(self) -> int: ...
+    @property
+    def attributes(self) -> Attributes: ...
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def status_message(self) -> str: ...
+    @property
+    def events(self) -> Sequence[EventData]: ...
+    @property
+    def is_remote_parent(self) -> bool: ...
 
 
 class Parent(Protocol):

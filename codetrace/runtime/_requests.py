@@ -28,40 +28,33 @@ attributes are computed only for spans that record.
 
 from __future__ import annotations
 
-import sys
 from collections import OrderedDict
 from collections.abc import Mapping
 
-from ._http import KNOWN_METHODS, describe_url, method_attributes, url_attributes
+from ._http import (
+    KNOWN_METHODS,
+    SIMPLE_METHODS,
+    as_text,
+    describe_url,
+    header_names_of,
+    is_mock,
+    method_attributes,
+    missing_headers,
+    url_attributes,
+)
 from ._log import warn_once
 from ._propagation import inject
-from ._span import MAX_ATTRIBUTES, Span, SpanKind, StatusCode
 from ._tracer import span as start_span
+from ._values import MAX_ATTRIBUTES, SpanKind, StatusCode
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-SIMPLE_METHODS = {
-    "get": "GET",
-    "post": "POST",
-    "put": "PUT",
-    "patch": "PATCH",
-    "delete": "DELETE",
-    "head": "HEAD",
-    "options": "OPTIONS",
-}
+    from ._span import Span
+
 _SESSION_REQUEST_HEADERS_INDEX = 4  # Session.request(method, url, params, data, headers, ...)
-_B3_MULTI = frozenset(("x-b3-traceid", "x-b3-spanid", "x-b3-sampled", "x-b3-flags"))
-
-
-def _is_mock(callee: object) -> bool:
-    mock = sys.modules.get("unittest.mock")
-    if mock is None:
-        return False
-    base = mock.NonCallableMock
-    return isinstance(callee, base) or isinstance(getattr(callee, "mock", None), base)
 
 
 _MAX_CACHED = 1024
@@ -92,7 +85,7 @@ def _recognise(callee: object) -> tuple[str, int] | None:
 
 
 def _examine(callee: object) -> tuple[str, int] | None:
-    if _is_mock(callee):
+    if is_mock(callee):
         return None
     name = getattr(callee, "__name__", None)
     if name not in SIMPLE_METHODS and name not in ("request", "send"):
@@ -109,47 +102,11 @@ def _examine(callee: object) -> tuple[str, int] | None:
     return str(name), 1 if unbound else 0
 
 
-def _text(value: object) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return str(value)
-
-
 def _argument(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str) -> Any:
     return args[index] if len(args) > index else kwargs.get(name)
 
 
-def _header_names(headers: object) -> set[str]:
-    """The lowercase names of ``headers`` (``str`` or ``bytes`` keys; others ignored)."""
-    names: set[str] = set()
-    if not headers:
-        return names
-    for key in headers:  # type: ignore[attr-defined]
-        if type(key) is not str:
-            if isinstance(key, bytes):
-                key = key.decode("latin-1")
-            elif not isinstance(key, str):
-                continue
-        names.add(key.lower())
-    return names
-
-
-def _additions(injected: dict[str, str], present: set[str]) -> dict[str, str]:
-    """The injected headers the request does not already carry (``injected`` itself if all)."""
-    if present.isdisjoint(injected) and present.isdisjoint(_B3_MULTI):
-        return injected
-    if "traceparent" in present:
-        present = present | {"tracestate"}
-    if not present.isdisjoint(_B3_MULTI):
-        present = present | _B3_MULTI
-    return {key: value for key, value in injected.items() if key not in present}
-
-
-def _session_header_names(callee: object) -> set[str]:
+def _sessionheader_names_of(callee: object) -> set[str]:
     """The lowercase names of the session's default headers (none for a plain function).
 
     A session's ``headers`` is a ``requests`` ``CaseInsensitiveDict``, whose ``_store`` is
@@ -163,7 +120,7 @@ def _session_header_names(callee: object) -> set[str]:
     store = getattr(headers, "_store", None)
     if type(store) in (dict, OrderedDict) and type(headers).__name__ == "CaseInsensitiveDict":
         return set(store)  # type: ignore[arg-type]
-    return _header_names(headers) if isinstance(headers, Mapping) else set()
+    return header_names_of(headers) if isinstance(headers, Mapping) else set()
 
 
 def _with_trace_headers(
@@ -184,7 +141,7 @@ def _with_trace_headers(
         headers = getattr(prepared, "headers", None)
         if not isinstance(headers, Mapping):
             return args, kwargs
-        additions = _additions(injected, _header_names(headers))
+        additions = missing_headers(injected, header_names_of(headers))
         if not additions:
             return args, kwargs
         prepared_copy = prepared.copy()
@@ -195,12 +152,12 @@ def _with_trace_headers(
     position = _SESSION_REQUEST_HEADERS_INDEX + offset
     positional = name == "request" and len(args) > position
     headers = args[position] if positional else kwargs.get("headers")
-    present = _session_header_names(callee)
+    present = _sessionheader_names_of(callee)
     if headers is not None:
         if not isinstance(headers, Mapping):
             return args, kwargs  # a list of pairs, say: leave it exactly as given
-        present = present | _header_names(headers)
-    additions = _additions(injected, present)
+        present = present | header_names_of(headers)
+    additions = missing_headers(injected, present)
     if not additions:
         return args, kwargs
     new_headers = {**headers, **additions} if headers else additions
@@ -230,11 +187,11 @@ def _start(
         url: object = args[offset] if len(args) > offset else kwargs.get("url")
     else:
         if name == "request":
-            method = _text(_argument(args, kwargs, offset, "method"))
+            method = as_text(_argument(args, kwargs, offset, "method"))
             url = _argument(args, kwargs, offset + 1, "url")
         else:
             prepared = _argument(args, kwargs, offset, "request")
-            method = _text(getattr(prepared, "method", None))
+            method = as_text(getattr(prepared, "method", None))
             url = getattr(prepared, "url", None)
         if method is None:
             span = start_span("HTTP", kind=SpanKind.CLIENT)
@@ -242,7 +199,7 @@ def _start(
             return span, args, kwargs, None
         method = method.upper()
     if type(url) is not str:
-        url = _text(url)
+        url = as_text(url)
     known = method in KNOWN_METHODS
     span = start_span(method if known else "HTTP", kind=SpanKind.CLIENT)
     span.activate()

@@ -9,43 +9,24 @@ is logged once. ``OTEL_SERVICE_NAME`` wins over a ``service.name`` given there; 
 
 from __future__ import annotations
 
-import os
-
+from ._env import env_value, parse_key_values
 from ._log import warn_once
 
 _cached: dict[str, str] | None = None
 
 
-def _decode(text: str) -> str:
-    from urllib.parse import unquote
-
-    return unquote(text.strip(), errors="strict")
-
-
 def parse_resource_attributes(raw: str) -> dict[str, str] | None:
     """The attributes in an ``OTEL_RESOURCE_ATTRIBUTES`` value, or ``None`` if it is malformed."""
-    result: dict[str, str] = {}
-    for entry in raw.split(","):
-        if not entry.strip():
-            continue
-        key, sep, value = entry.partition("=")
-        try:
-            key = _decode(key)
-            value = _decode(value)
-        except UnicodeDecodeError:
-            return None
-        if not sep or not key:
-            return None
-        result[key] = value
-    return result
+    pairs, malformed = parse_key_values(raw, errors="strict")
+    return None if malformed else pairs
 
 
 def _build() -> dict[str, str]:
-    from codetrace import __version__
+    from ._version import __version__
 
     attributes: dict[str, str] = {}
-    raw = os.environ.get("OTEL_RESOURCE_ATTRIBUTES", "")
-    if raw.strip():
+    raw = env_value("OTEL_RESOURCE_ATTRIBUTES")
+    if raw is not None:
         parsed = parse_resource_attributes(raw)
         if parsed is None:
             warn_once(
@@ -55,7 +36,7 @@ def _build() -> dict[str, str]:
             )
         else:
             attributes.update(parsed)
-    service = os.environ.get("OTEL_SERVICE_NAME", "").strip()
+    service = env_value("OTEL_SERVICE_NAME")
     if service:
         attributes["service.name"] = service
     attributes.setdefault("service.name", "unknown_service")

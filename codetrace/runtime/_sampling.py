@@ -16,6 +16,7 @@ sampler only for a root span.
 
 from __future__ import annotations
 
+from ._env import read_number
 from ._log import warn_once
 
 TYPE_CHECKING = False
@@ -75,20 +76,9 @@ class ParentBased:
 
 
 def _ratio(arg: str | None) -> float:
-    if arg is None or not arg.strip():
-        return 1.0
-    try:
-        ratio = float(arg)
-    except ValueError:
-        ratio = -1.0
-    if not 0.0 <= ratio <= 1.0:
-        warn_once(
-            f"sampler-arg:{arg}",
-            "codetrace: OTEL_TRACES_SAMPLER_ARG=%r is not a ratio in [0, 1]; using 1.0",
-            arg,
-        )
-        return 1.0
-    return ratio
+    return read_number(
+        arg, 1.0, what="OTEL_TRACES_SAMPLER_ARG", at_most=1.0, unit="a ratio in [0, 1]"
+    )
 
 
 def make_sampler(name: str | None, arg: str | None = None) -> Sampler:

@@ -5,9 +5,7 @@ Why it looks like this:
 * ``__slots__`` and plain ``int``/``str`` fields: a span is created on every traced call, so it
   must be cheap to build and cheap to read. Ids are integers (128-bit trace, 64-bit span) and are
   rendered as hex only by the exporters that need text.
-* :class:`SpanKind` and :class:`StatusCode` are classes of ``int`` constants that carry the OTLP
-  numbers, not :mod:`enum` members: importing :mod:`enum` costs milliseconds and comparing ints
-  costs nothing.
+* Kinds, status codes and flags are ``int`` constants (``_values``), not :mod:`enum` members.
 * The current span lives in ONE ``ContextVar[Span | None]``, set on ``__enter__`` and reset with
   its token on ``__exit__``. Asyncio tasks and ``contextvars.copy_context()`` carry it; plain
   threads do not (see the package docstring).
@@ -16,60 +14,47 @@ Why it looks like this:
 * Nothing here raises into the application: bad attribute values are converted or dropped,
   processor failures are logged once.
 
-Fields of a finished span (the seam that exporters read; do not rename): ``name``,
-``trace_id`` (int, 128-bit), ``span_id`` (int, 64-bit), ``parent_id`` (0 = root),
-``trace_flags`` (bit 0 sampled, bit 1 random trace id), ``trace_state`` ("" if none), ``kind``
-(OTLP numbers, :class:`SpanKind`), ``start_ns``/``end_ns`` (``time.time_ns``), ``attributes``
-(``dict[str, str | bool | int | float | list]``), ``status_code`` (:class:`StatusCode`),
-``status_message``, ``events`` (list of :class:`Event`), ``is_remote_parent``,
-``dropped_attributes_count``, ``dropped_events_count``.
+The fields of a finished span are the seam exporters read: ``_protocols.SpanData`` lists them
+(do not rename them).
 """
 
 from __future__ import annotations
 
-import os
 from contextvars import ContextVar
 from time import time_ns
 
 from ._log import warn_once
+from ._values import (
+    FLAG_SAMPLED,
+    KIND_NAMES,
+    MAX_ATTRIBUTES,
+    SpanKind,
+    StatusCode,
+    clean_attributes,
+    clean_value,
+    qualified_name,
+    safe_str,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
     from contextvars import Token
     from types import TracebackType
+    from typing import Protocol
 
-    from ._protocols import AttributeValue, BaggageEntry, SpanProcessor
+    from ._values import AttributeValue, BaggageEntry
 
-MAX_ATTRIBUTES = 128
-"""Attributes kept per span (and per event); later ones are counted as dropped."""
+    class SpanProcessor(Protocol):
+        """What a span needs from the processors it reaches: ``on_end`` (the full processor
+        protocol, which the pipeline uses, is ``_protocols.SpanProcessor``)."""
+
+        def on_end(self, span: Span) -> None: ...
+
+
 MAX_EVENTS = 128
 """Events kept per span; later ones are counted as dropped."""
 
-
-class SpanKind:
-    """Span kinds, as the OTLP numbers exporters write."""
-
-    INTERNAL = 1
-    SERVER = 2
-    CLIENT = 3
-    PRODUCER = 4
-    CONSUMER = 5
-
-
-class StatusCode:
-    """Span status codes, as the OTLP numbers exporters write."""
-
-    UNSET = 0
-    OK = 1
-    ERROR = 2
-
-
-KIND_NAMES = {1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
-STATUS_NAMES = {0: "UNSET", 1: "OK", 2: "ERROR"}
-
-FLAG_SAMPLED = 0x01
-FLAG_RANDOM = 0x02
 
 current: ContextVar[Span | None] = ContextVar("codetrace_current_span", default=None)
 """The current span of this context (thread, task, or copied context)."""
@@ -94,107 +79,6 @@ def current_span() -> Span | None:
     placeholder for the remote parent (``is_remote`` is true).
     """
     return current.get()
-
-
-def _new_generator() -> Callable[[int], int]:
-    """``getrandbits`` of a private generator seeded from ``os.urandom``, reseeded after fork.
-
-    ``_random`` is the C generator behind :mod:`random`; importing it costs ~0.1 ms, where
-    :mod:`random` itself costs ~2 ms (it imports ``hashlib`` helpers, ``math``, ``bisect``...).
-    A private instance, reseeded in every forked child, keeps two processes forked from one
-    parent from producing the same ids (what :mod:`random` does for its shared instance).
-    """
-    from _random import Random
-
-    generator = Random()
-    register_at_fork = getattr(os, "register_at_fork", None)
-    if register_at_fork is not None:  # not on Windows, where there is no fork
-        register_at_fork(after_in_child=generator.seed)
-    return generator.getrandbits
-
-
-getrandbits = _new_generator()
-"""``getrandbits(bits)``: the runtime's id source (the C method itself, no Python frame)."""
-
-
-def new_trace_id() -> int:
-    """A random, non-zero 128-bit trace id (all 16 bytes random, so the W3C random flag holds)."""
-    trace_id = getrandbits(128)
-    while not trace_id:  # pragma: no cover - one chance in 2**128
-        trace_id = getrandbits(128)
-    return trace_id
-
-
-def new_span_id() -> int:
-    """A random, non-zero 64-bit span id."""
-    span_id = getrandbits(64)
-    while not span_id:  # pragma: no cover - one chance in 2**64
-        span_id = getrandbits(64)
-    return span_id
-
-
-def qualified_name(cls: type) -> str:
-    """``module.QualName`` of an exception class, bare for builtins (``ValueError``)."""
-    module = getattr(cls, "__module__", None)
-    qualname = getattr(cls, "__qualname__", None) or getattr(cls, "__name__", "Exception")
-    if not module or module == "builtins":
-        return str(qualname)
-    return f"{module}.{qualname}"
-
-
-def _safe_str(value: object) -> str:
-    try:
-        return str(value)
-    except Exception:
-        return f"<unprintable {type(value).__name__}>"
-
-
-def clean_value(value: object) -> AttributeValue | None:
-    """The attribute value to store for ``value``, or ``None`` to drop it.
-
-    Primitives are kept; subclasses (``IntEnum``, ``str`` subclasses) become their base type;
-    lists and tuples become lists of primitives; anything else becomes its ``str()``.
-    """
-    kind = type(value)
-    if kind is str or kind is bool or kind is int or kind is float:
-        return value  # type: ignore[return-value]
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return bool(value)
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, (list, tuple)):
-        items: list[str | bool | int | float] = []
-        for item in value:
-            cleaned = clean_value(item)
-            if cleaned is not None and not isinstance(cleaned, list):
-                items.append(cleaned)
-        return items
-    return _safe_str(value)
-
-
-def clean_attributes(attributes: Mapping[str, object]) -> tuple[dict[str, AttributeValue], int]:
-    """A fresh attribute dict from ``attributes`` (values cleaned) and the count dropped."""
-    result: dict[str, AttributeValue] = {}
-    dropped = 0
-    try:
-        items = list(attributes.items())
-    except Exception:
-        return result, 0
-    for key, value in items:
-        cleaned = clean_value(value)
-        if cleaned is None or not isinstance(key, str):
-            continue
-        if len(result) >= MAX_ATTRIBUTES and key not in result:
-            dropped += 1
-            continue
-        result[key] = cleaned
-    return result, dropped
 
 
 class Event:
@@ -361,7 +245,7 @@ class Span:
             return
         event: dict[str, object] = {
             "exception.type": qualified_name(type(exception)),
-            "exception.message": _safe_str(exception),
+            "exception.message": safe_str(exception),
         }
         try:
             import traceback
@@ -398,7 +282,7 @@ class Span:
         self.record_exception(exception)
         if "error.type" not in self.attributes:
             self.set_attribute("error.type", qualified_name(type(exception)))
-        self.set_status(StatusCode.ERROR, f"{type(exception).__name__}: {_safe_str(exception)}")
+        self.set_status(StatusCode.ERROR, f"{type(exception).__name__}: {safe_str(exception)}")
 
     def end(self, end_ns: int | None = None) -> None:
         """End the span and hand it to the processors. Ending twice does nothing."""

@@ -6,20 +6,26 @@ expression (``return _codetrace.hooks.flask(Flask(__name__))``), which is why ev
 its argument. Hooks register through the library's public extension points, never by patching,
 and never raise: an object a hook cannot instrument is returned untouched (and logged once).
 The library itself is imported only inside the hook, i.e. only by programs that already use it.
+
+The names defined here are exactly ``_catalogue.HOOKS``. Any other name (code instrumented for
+a newer runtime, say) is still a hook: it logs once that it is unknown and returns its argument,
+so an application never fails on a hook this runtime lacks. Dunder names are not hooks: they
+raise ``AttributeError`` as usual, so ``hasattr``, pickling and tooling behave.
 """
 
 from __future__ import annotations
 
-from ._config import settings
 from ._log import warn_once
+from ._state import settings
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import TypeVar
 
     T = TypeVar("T")
 
-__all__ = ["flask"]
+__all__ = ["flask"]  # exactly _catalogue.HOOKS (tests/runtime/test_catalogue.py)
 
 
 def flask(app: T) -> T:
@@ -33,3 +39,27 @@ def flask(app: T) -> T:
     except Exception as exc:
         warn_once("hook:flask", "codetrace: could not instrument the Flask app", exc=exc)
     return app
+
+
+def _unknown(name: str) -> Callable[[T], T]:
+    def unknown_hook(obj: T) -> T:
+        from ._catalogue import HOOKS
+
+        warn_once(
+            f"hook-unknown:{name}",
+            "codetrace: hook %r is unknown to this runtime (it has %s); %r left untraced",
+            name,
+            ", ".join(HOOKS),
+            type(obj).__name__,
+        )
+        return obj
+
+    unknown_hook.__name__ = unknown_hook.__qualname__ = name
+    return unknown_hook
+
+
+def __getattr__(name: str) -> Callable[[T], T]:
+    """Any other ``hooks.NAME``: a hook that logs once and returns its argument unchanged."""
+    if name.startswith("__") and name.endswith("__"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return _unknown(name)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import codetrace.runtime as rt
-from codetrace.runtime import _config
+from codetrace.runtime import _setup, _state
 
 VALID = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
@@ -151,24 +151,24 @@ def test_configuration_is_lazy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "jsonl")
     monkeypatch.setenv("CODETRACE_JSONL_PATH", str(path))
     rt.reset()
-    assert _config.settings.pipeline is None
+    assert _state.settings.pipeline is None
     assert not path.exists()
     with rt.span("x"):
         pass
-    assert _config.settings.pipeline is not None
+    assert _state.settings.pipeline is not None
     assert path.exists()
 
 
 def test_several_exporters_and_none(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "console, jsonl,none,console")
     monkeypatch.setenv("CODETRACE_JSONL_PATH", str(tmp_path / "s.jsonl"))
-    processors = _config.processors_from_env()
+    processors = _setup.processors_from_env()
     assert [type(p.exporter).__name__ for p in processors] == [  # type: ignore[attr-defined]
         "ConsoleSpanExporter",
         "JsonLinesSpanExporter",
     ]
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
-    assert _config.processors_from_env() == ()
+    assert _setup.processors_from_env() == ()
 
 
 def test_unknown_exporter_is_logged_and_ignored(
@@ -219,7 +219,7 @@ def test_register_exporter_validates_processor_kind() -> None:
 def test_batch_exporters_get_the_batch_processor(monkeypatch: pytest.MonkeyPatch) -> None:
     rt.register_exporter("queued", ListExporter, processor="batch")
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "queued")
-    (processor,) = _config.processors_from_env()
+    (processor,) = _setup.processors_from_env()
     try:
         assert type(processor).__name__ in ("BatchSpanProcessor", "SimpleSpanProcessor")
         assert processor.force_flush(1.0)
@@ -247,7 +247,7 @@ def test_otlp_name_is_loaded_lazily(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "otlp")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
-    processors = _config.processors_from_env()
+    processors = _setup.processors_from_env()
     try:
         assert "codetrace.runtime._otlp" in sys.modules
         assert len(processors) == 1
@@ -372,7 +372,7 @@ def test_resource_is_a_copy() -> None:
 
 def test_environment_is_not_read_at_import_for_exporters() -> None:
     assert os.environ.get("OTEL_TRACES_EXPORTER") is None
-    assert _config.settings.pipeline is None  # after reset(), nothing until the first span
+    assert _state.settings.pipeline is None  # after reset(), nothing until the first span
 
 
 def test_jsonl_exporter_is_fork_safe(tmp_path: Path) -> None:

@@ -11,11 +11,13 @@ import pytest
 import codetrace.runtime as rt
 
 EXPECTED_API = [
+    "BatchSpanProcessor",
     "ConsoleSpanExporter",
     "Context",
     "Event",
     "InMemorySpanExporter",
     "JsonLinesSpanExporter",
+    "OTLPSpanExporter",
     "SimpleSpanProcessor",
     "Span",
     "SpanKind",
@@ -26,6 +28,7 @@ EXPECTED_API = [
     "force_flush",
     "hooks",
     "inject",
+    "make_dbapi_adapter",
     "register_adapter",
     "register_exporter",
     "reset",
@@ -46,9 +49,68 @@ def test_public_surface_is_exactly_the_curated_list() -> None:
         assert hasattr(rt, name), name
 
 
+LAZY_API = {
+    "BatchSpanProcessor": "codetrace.runtime._batch",
+    "OTLPSpanExporter": "codetrace.runtime._otlp",
+    "make_dbapi_adapter": "codetrace.runtime._dbapi",
+}
+"""Public names loaded on first access (their modules cost milliseconds to import)."""
+
+
 def test_no_public_name_outside_all() -> None:
     public = {name for name in vars(rt) if not name.startswith("_")}
-    assert public == set(rt.__all__)
+    assert public <= set(rt.__all__)
+    assert set(rt.__all__) - public <= set(LAZY_API)  # the lazy ones not yet touched
+    assert {name for name in dir(rt) if not name.startswith("_")} == set(rt.__all__)
+
+
+def test_public_names_are_what_they_claim() -> None:
+    from codetrace.runtime._batch import BatchSpanProcessor
+    from codetrace.runtime._dbapi import make_dbapi_adapter
+    from codetrace.runtime._otlp._http import OTLPSpanExporter
+
+    assert rt.BatchSpanProcessor is BatchSpanProcessor
+    assert rt.OTLPSpanExporter is OTLPSpanExporter
+    assert rt.make_dbapi_adapter is make_dbapi_adapter
+    with pytest.raises(AttributeError):
+        rt.no_such_name  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_the_public_pieces_work_together() -> None:
+    """A batch processor over an exporter, and a DB-API adapter made by the public factory."""
+    exporter = rt.InMemorySpanExporter()
+    processor = rt.BatchSpanProcessor(exporter, schedule_delay_ms=60_000)
+    rt.configure(processor=processor, sampler="always_on")
+    adapter = rt.make_dbapi_adapter("sqlite")
+    rt.register_adapter("public.sqlite.query", adapter)
+    import sqlite3
+
+    connection = sqlite3.connect(":memory:")
+    try:
+        rt.traced(connection.execute, "public.sqlite.query")("SELECT 1")
+    finally:
+        connection.close()
+    assert processor.force_flush(5.0)
+    (finished,) = exporter.get_finished_spans()
+    assert finished.name == "SELECT"
+    assert finished.attributes["db.system.name"] == "sqlite"
+    assert rt.OTLPSpanExporter(endpoint="http://127.0.0.1:9/v1/traces").protocol == "http/protobuf"
+    rt.reset()
+
+
+def test_lazy_public_names_load_their_module_on_first_access_only() -> None:
+    out = _run(
+        f"""
+        import sys
+        import codetrace.runtime as rt
+        lazy = {LAZY_API!r}
+        print(sorted(name for name, module in lazy.items() if module in sys.modules))
+        for name in sorted(lazy):
+            getattr(rt, name)
+        print(sorted(name for name, module in lazy.items() if module in sys.modules))
+        """
+    )
+    assert out.splitlines() == ["[]", repr(sorted(LAZY_API))]
 
 
 def test_hooks_namespace() -> None:

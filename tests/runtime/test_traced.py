@@ -10,7 +10,7 @@ from unittest import mock
 import pytest
 
 import codetrace.runtime as rt
-from codetrace.runtime import _traced
+from codetrace.runtime import _catalogue, _traced
 
 
 def add(x: int, y: int = 0, *rest: int, **named: int) -> int:
@@ -119,7 +119,7 @@ def test_register_adapter() -> None:
 def test_broken_adapter_module_falls_back_to_generic(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setitem(_traced.BUILTIN_ADAPTERS, "broken.rule", "codetrace.runtime._nope")
+    monkeypatch.setitem(_catalogue.ADAPTERS, "broken.rule", "codetrace.runtime._nope")
     monkeypatch.delitem(_traced._adapters, "broken.rule", raising=False)
     assert rt.traced(add, "broken.rule")(1, 1) == 2
     assert any("broken.rule" in r.getMessage() for r in caplog.records)

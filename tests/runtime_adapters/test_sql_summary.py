@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from codetrace.runtime import _dbapi
-from codetrace.runtime._dbapi import MAX_ANALYSED, MAX_SUMMARY, analyse
+from codetrace.runtime import _sql
+from codetrace.runtime._sql import MAX_ANALYSED, MAX_SUMMARY, analyse
 
 SUMMARIES = [
     ("SELECT 1", "SELECT"),
@@ -120,10 +120,10 @@ def test_long_text_is_bounded_and_not_cached() -> None:
     assert summary == "SELECT t"
     assert len(text) <= MAX_ANALYSED and "'v'" not in text
     assert analyse(sql, sanitized=False)[0] is sql  # parameterized text is never cut
-    assert all(len(key[0]) <= MAX_ANALYSED for key in _dbapi._analysed)
+    assert all(len(key[0]) <= MAX_ANALYSED for key in _sql._analysed)
 
 
 def test_cache_is_bounded() -> None:
-    for i in range(_dbapi._MAX_CACHED + 10):
+    for i in range(_sql._MAX_CACHED + 10):
         analyse(f"SELECT {i}", sanitized=True)
-    assert len(_dbapi._analysed) <= _dbapi._MAX_CACHED
+    assert len(_sql._analysed) <= _sql._MAX_CACHED

@@ -22,7 +22,7 @@ import pytest
 from bridge_support import REPO, clean_env
 
 import codetrace.runtime as rt
-from codetrace.runtime import _config
+from codetrace.runtime import _state
 
 SCRIPT = textwrap.dedent(
     """
@@ -151,5 +151,5 @@ def test_exit_timeout_setting(
         monkeypatch.delenv("CODETRACE_EXIT_TIMEOUT", raising=False)
     else:
         monkeypatch.setenv("CODETRACE_EXIT_TIMEOUT", raw)
-    assert _config.exit_timeout_s() == expected
+    assert _state.exit_timeout_s() == expected
     rt.reset()  # forget the "invalid value" log, for the next case

@@ -15,8 +15,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
 )
 
-from codetrace import __version__
 from codetrace.runtime._otlp import encode_json, encode_protobuf
+from codetrace.runtime._version import __version__
 
 TRACE_ID = 0x0AF7651916CD43DD8448EB211C80319C
 RESOURCE = {"service.name": "checkout", "deployment.environment": "test", "host.cpus": 2}

@@ -17,7 +17,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
 )
 
-from codetrace.runtime import _config
+from codetrace.runtime import _setup
 from codetrace.runtime._batch import BatchSpanProcessor
 from codetrace.runtime._otlp import OTLPSpanExporter
 from codetrace.runtime._span import Span
@@ -30,7 +30,7 @@ def test_otel_traces_exporter_otlp_end_to_end(
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.base_url)
     monkeypatch.setenv("OTEL_SERVICE_NAME", "integration")
     monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "60000")
-    (processor,) = _config.processors_from_env()
+    (processor,) = _setup.processors_from_env()
     try:
         assert isinstance(processor, BatchSpanProcessor)
         assert isinstance(processor.exporter, OTLPSpanExporter)

@@ -5,11 +5,10 @@ first use (module ``__getattr__``), because ``import codetrace.runtime`` must st
 milliseconds and ``urllib.request`` alone costs more than that. The exporter itself defers its
 network imports to its first export, which runs on the batch processor's thread.
 
-Importing this package registers the ``otlp`` name in the runtime's exporter registry (the
-runtime imports it the first time ``OTEL_TRACES_EXPORTER`` asks for ``otlp``), with the batch
-processor in front: a network exporter must never run on the application's thread. The span
-protocols (``SpanData``, ``EventData``, ``Attributes``) live in ``._model`` and exist for type
-checkers only.
+The runtime's ``otlp`` exporter name (``_setup``) calls :func:`create_otlp_exporter_from_env`
+the first time ``OTEL_TRACES_EXPORTER`` asks for ``otlp``, with the batch processor in front:
+a network exporter must never run on the application's thread. This package imports nothing of
+the runtime above it. The encoders read spans through ``_protocols.SpanData``.
 """
 
 from __future__ import annotations
@@ -18,9 +17,9 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs millis
 if TYPE_CHECKING:
     from typing import Any
 
+    from .._protocols import Attributes
     from ._http import OTLPSpanExporter
     from ._json import encode_json
-    from ._model import Attributes
     from ._protobuf import encode_protobuf
 
 __all__ = [
@@ -46,15 +45,6 @@ def create_otlp_exporter_from_env(*, resource: Attributes | None = None) -> OTLP
     from ._http import OTLPSpanExporter
 
     return OTLPSpanExporter(resource=resource)
-
-
-def _register() -> None:
-    from .._config import register_exporter
-
-    register_exporter("otlp", create_otlp_exporter_from_env, processor="batch")
-
-
-_register()
 
 
 def __getattr__(name: str) -> Any:

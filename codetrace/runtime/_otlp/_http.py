@@ -20,9 +20,10 @@ import random
 import threading
 import time
 
-from codetrace import __version__
-
-from ._env import debug, env_value, parse_key_values, traces_env, warn
+from .._env import env_value, parse_key_values, read_number
+from .._log import debug as _debug
+from .._log import warn as _warn
+from .._version import __version__
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -31,9 +32,11 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import IO, Any
 
-    from ._model import Attributes, SpanData
+    from .._protocols import Attributes, SpanData
 
 __all__ = ["OTLPSpanExporter"]
+
+LOG_CHANNEL = "otlp"  # logger ``codetrace.runtime.otlp``
 
 DEFAULT_ENDPOINT = "http://localhost:4318"
 TRACES_PATH = "/v1/traces"
@@ -238,6 +241,27 @@ def _build_opener() -> urllib.request.OpenerDirector:
 # -- configuration -----------------------------------------------------------------------------
 
 
+def warn(message: str, *args: object) -> None:
+    """Log at WARNING on ``codetrace.runtime.otlp``."""
+    _warn(message, *args, channel=LOG_CHANNEL)
+
+
+def debug(message: str, *args: object) -> None:
+    """Log at DEBUG on ``codetrace.runtime.otlp`` (repeated failures, after the first WARNING)."""
+    _debug(message, *args, channel=LOG_CHANNEL)
+
+
+def _traces_names(suffix: str) -> tuple[str, str]:
+    """The variables for ``suffix``, in precedence order: the signal-specific one first."""
+    return f"OTEL_EXPORTER_OTLP_TRACES_{suffix}", f"OTEL_EXPORTER_OTLP_{suffix}"
+
+
+def traces_env(suffix: str) -> str | None:
+    """``OTEL_EXPORTER_OTLP_TRACES_<suffix>``, else ``OTEL_EXPORTER_OTLP_<suffix>``, else None."""
+    specific, general = _traces_names(suffix)
+    return env_value(specific) or env_value(general)
+
+
 def _env_resource() -> Attributes:
     """The runtime's resource (``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``, SDK info)."""
     from .._resource import resource_attributes
@@ -254,10 +278,13 @@ def _endpoint_from_env() -> str:
 
 
 def _headers_from_env() -> dict[str, str]:
-    for name in ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"):
+    for name in _traces_names("HEADERS"):
         value = env_value(name)
         if value:
-            return parse_key_values(value, name)
+            pairs, malformed = parse_key_values(value)
+            for entry in malformed:
+                warn("codetrace: ignoring malformed entry %r in %s", entry, name)
+            return pairs
     return {}
 
 
@@ -292,17 +319,15 @@ def _timeout_s(explicit: float | None) -> float:
             DEFAULT_TIMEOUT_S,
         )
         return DEFAULT_TIMEOUT_S
-    raw = traces_env("TIMEOUT")
-    if raw is None:
-        return DEFAULT_TIMEOUT_S
-    try:
-        millis = float(raw)
-    except ValueError:
-        millis = -1.0
-    if not millis > 0:  # also rejects NaN
-        warn("codetrace: invalid OTLP timeout %r (milliseconds); using %gs", raw, DEFAULT_TIMEOUT_S)
-        return DEFAULT_TIMEOUT_S
-    return millis / 1000.0
+    for name in _traces_names("TIMEOUT"):
+        raw = env_value(name)
+        if raw is not None:
+            default_ms = DEFAULT_TIMEOUT_S * 1000.0
+            millis = read_number(
+                raw, default_ms, what=name, positive=True, unit="milliseconds", channel=LOG_CHANNEL
+            )
+            return millis / 1000.0
+    return DEFAULT_TIMEOUT_S
 
 
 def _compression(explicit: str | None) -> str:

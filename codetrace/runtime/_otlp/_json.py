@@ -15,8 +15,7 @@ import json
 import math
 from collections.abc import Mapping
 
-from codetrace import __version__
-
+from .._version import __version__
 from ._model import span_flags
 
 TYPE_CHECKING = False
@@ -24,7 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
-    from ._model import Attributes, SpanData
+    from .._protocols import Attributes, SpanData
 
 _INT64_MIN = -(1 << 63)
 _INT64_MAX = (1 << 63) - 1

@@ -20,15 +20,14 @@ from __future__ import annotations
 import struct
 from collections.abc import Mapping
 
-from codetrace import __version__
-
+from .._version import __version__
 from ._model import span_flags
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from ._model import Attributes, SpanData
+    from .._protocols import Attributes, SpanData
 
 _VARINT, _I64, _LEN, _I32 = 0, 1, 2, 5
 _UINT64_MASK = (1 << 64) - 1

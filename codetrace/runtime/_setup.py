@@ -1,4 +1,4 @@
-"""Configuration: the standard ``OTEL_*`` variables, read lazily, or ``configure()`` in code.
+"""Configuration and assembly: the ``OTEL_*`` variables, read lazily, or ``configure()`` in code.
 
 Nothing is configured at import except ``OTEL_SDK_DISABLED`` (read once, so that
 ``traced(f, rule)`` can return ``f`` itself from the first call on). The exporters, sampler and
@@ -16,84 +16,57 @@ and ``OTEL_TRACES_SAMPLER_ARG`` (see ``_sampling``), ``OTEL_PROPAGATORS`` (see
 ``_bridge``), ``CODETRACE_EXIT_TIMEOUT`` (milliseconds, default 3000: the most interpreter exit
 waits for the processors to flush, all together; see :func:`exit_timeout_s`).
 
+This module assembles: it builds exporters, processors, the sampler and the bridge, installs
+the result in ``_state.settings`` (which everything else reads), and owns interpreter exit:
+one ``atexit`` hook, registered at import, flushes and shuts down the pipeline's processors and
+runs ``_state.exit_tasks`` (the batch module's: every live batch processor), all within the
+exit bound (``CODETRACE_EXIT_TIMEOUT``).
+
 The seam for other exporters: ``register_exporter(name, factory, processor="simple"|"batch")``.
-A name listed in ``_LAZY_EXPORTER_MODULES`` (``otlp`` -> ``codetrace.runtime._otlp``) is imported
-the first time the variable asks for it; importing that module must register the name. With
-``processor="batch"`` the exporter is wrapped in ``codetrace.runtime._batch.BatchSpanProcessor``
-(constructed as ``BatchSpanProcessor(exporter)``), falling back to the simple processor if that
-module is missing. Processors are flushed and shut down at interpreter exit.
+The built-in ``otlp`` name imports ``codetrace.runtime._otlp`` the first time the variable asks
+for it. With ``processor="batch"`` the exporter is wrapped in a ``BatchSpanProcessor``.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
-import sys
 from _thread import RLock
 
 from . import _log, _resource
+from ._env import env_choice, env_value, split_names
 from ._exporters import ConsoleSpanExporter, JsonLinesSpanExporter
 from ._log import warn_once
 from ._processors import SimpleSpanProcessor
 from ._sampling import make_sampler
+from ._state import Pipeline, env_disabled, exit_deadline, exit_tasks, settings
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from ._bridge import Bridge
+    from ._propagators import Propagator
     from ._protocols import Sampler, SpanExporter, SpanProcessor
 
-
-def env_disabled() -> bool:
-    """``OTEL_SDK_DISABLED`` as the specification reads booleans: only ``true`` (any case)."""
-    return os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
-
-
-class Pipeline:
-    """Where started spans go: the processors (may be empty) and the sampler, or the bridge.
-
-    ``starters`` are the processors whose ``on_start`` does something: the simple processor's
-    does not, and skipping the call is measurable on every span. With ``bridge`` set, spans go
-    through the OpenTelemetry API instead (see ``_bridge``) and the rest is unused.
-    """
-
-    __slots__ = ("bridge", "processors", "sampler", "starters")
-
-    def __init__(
-        self, processors: tuple[SpanProcessor, ...], sampler: Sampler, bridge: Bridge | None = None
-    ) -> None:
-        self.processors = processors
-        self.sampler = sampler
-        self.bridge = bridge
-        self.starters = tuple(
-            processor
-            for processor in processors
-            if type(processor).on_start is not SimpleSpanProcessor.on_start
-        )
-
-
-class Settings:
-    """The runtime's mutable global state, in one object with fast attribute access."""
-
-    __slots__ = ("disabled", "pipeline", "propagators")
-
-    def __init__(self) -> None:
-        self.disabled = env_disabled()
-        self.pipeline: Pipeline | None = None
-        self.propagators: tuple[object, ...] | None = None
-
-
-settings = Settings()
+BACKEND_ENV = "CODETRACE_BACKEND"
+BACKENDS = ("auto", "otel", "codetrace")
 
 _lock = RLock()
 _building = False
-_atexit_registered = False
+
+
+def _otlp_exporter() -> SpanExporter:
+    from ._otlp import create_otlp_exporter_from_env
+
+    return create_otlp_exporter_from_env()
+
 
 _EXPORTERS: dict[str, tuple[Callable[[], SpanExporter], str]] = {
     "console": (ConsoleSpanExporter, "simple"),
     "jsonl": (JsonLinesSpanExporter, "simple"),
+    "otlp": (_otlp_exporter, "batch"),
 }
-_LAZY_EXPORTER_MODULES = {"otlp": "codetrace.runtime._otlp"}
 
 
 def register_exporter(
@@ -110,49 +83,22 @@ def register_exporter(
     _EXPORTERS[name.strip().lower()] = (factory, processor)
 
 
-def _lookup_exporter(name: str) -> tuple[Callable[[], SpanExporter], str] | None:
-    entry = _EXPORTERS.get(name)
-    if entry is None and name in _LAZY_EXPORTER_MODULES:
-        try:
-            __import__(_LAZY_EXPORTER_MODULES[name])
-        except Exception as exc:
-            warn_once(
-                f"exporter-import:{name}",
-                "codetrace: exporter %r is not available (%s)",
-                name,
-                exc,
-            )
-            return None
-        entry = _EXPORTERS.get(name)
-    return entry
-
-
 def processor_for(exporter: SpanExporter, kind: str) -> SpanProcessor:
-    """The processor that feeds ``exporter``: batch if asked and available, else simple."""
+    """The processor that feeds ``exporter``: a batch processor if ``kind`` is ``"batch"``."""
     if kind == "batch":
-        try:
-            from ._batch import BatchSpanProcessor  # type: ignore[import-not-found,unused-ignore]
+        from ._batch import BatchSpanProcessor
 
-            processor: SpanProcessor = BatchSpanProcessor(exporter)
-            return processor
-        except Exception as exc:
-            warn_once(
-                "batch-missing",
-                "codetrace: batch span processor unavailable (%s); exporting synchronously",
-                exc,
-            )
+        return BatchSpanProcessor(exporter)
     return SimpleSpanProcessor(exporter)
 
 
 def processors_from_env() -> tuple[SpanProcessor, ...]:
     """The processors ``OTEL_TRACES_EXPORTER`` asks for (none by default)."""
-    raw = os.environ.get("OTEL_TRACES_EXPORTER", "none")
-    names = [name.strip().lower() for name in raw.split(",") if name.strip()]
     processors: list[SpanProcessor] = []
-    for name in dict.fromkeys(names):
+    for name in split_names(env_value("OTEL_TRACES_EXPORTER") or "none"):
         if name == "none":
             continue
-        entry = _lookup_exporter(name)
+        entry = _EXPORTERS.get(name)
         if entry is None:
             warn_once(
                 f"exporter-unknown:{name}",
@@ -162,7 +108,7 @@ def processors_from_env() -> tuple[SpanProcessor, ...]:
             continue
         factory, kind = entry
         try:
-            exporter = factory()
+            processors.append(processor_for(factory(), kind))
         except Exception as exc:
             warn_once(
                 f"exporter-init:{name}",
@@ -170,127 +116,31 @@ def processors_from_env() -> tuple[SpanProcessor, ...]:
                 name,
                 exc=exc,
             )
-            continue
-        processors.append(processor_for(exporter, kind))
     return tuple(processors)
 
 
 def sampler_from_env() -> Sampler:
-    return make_sampler(
-        os.environ.get("OTEL_TRACES_SAMPLER"), os.environ.get("OTEL_TRACES_SAMPLER_ARG")
+    return make_sampler(env_value("OTEL_TRACES_SAMPLER"), env_value("OTEL_TRACES_SAMPLER_ARG"))
+
+
+def backend_from_env() -> str:
+    """``CODETRACE_BACKEND`` (``auto``, ``otel`` or ``codetrace``); ``auto`` if unset or invalid."""
+    return env_choice(BACKEND_ENV, BACKENDS, "auto")
+
+
+def new_pipeline(
+    processors: tuple[SpanProcessor, ...], sampler: Sampler, bridge: Bridge | None = None
+) -> Pipeline:
+    """A pipeline; its ``starters`` leave out processors whose ``on_start`` does nothing."""
+    starters = tuple(
+        processor
+        for processor in processors
+        if type(processor).on_start is not SimpleSpanProcessor.on_start
     )
+    return Pipeline(processors, sampler, bridge, starters)
 
 
-def _register_atexit() -> None:
-    global _atexit_registered
-    if not _atexit_registered:
-        _atexit_registered = True
-        import atexit
-
-        atexit.register(_at_exit)
-
-
-EXIT_TIMEOUT_ENV = "CODETRACE_EXIT_TIMEOUT"
-DEFAULT_EXIT_TIMEOUT_MS = 3000
-
-
-def exit_timeout_s() -> float:
-    """The exit bound: ``CODETRACE_EXIT_TIMEOUT`` milliseconds (default 3000), in seconds.
-
-    Interpreter exit flushes what the processors still hold, and waits for that at most this
-    long in total, whatever the exporters' own timeouts (``OTEL_BSP_EXPORT_TIMEOUT`` is 30 s by
-    default: too long to hold a process that is leaving because a collector hangs). What is not
-    exported by then is dropped. It bounds processors that take a timeout (the batch processor
-    and any ``force_flush(timeout_s)``); a synchronous exporter already ran as spans ended.
-    """
-    raw = os.environ.get(EXIT_TIMEOUT_ENV, "").strip()
-    if not raw:
-        return DEFAULT_EXIT_TIMEOUT_MS / 1000.0
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not value >= 0:  # also rejects NaN
-        warn_once(
-            f"exit-timeout:{raw}",
-            "codetrace: invalid %s=%r (milliseconds); using %d",
-            EXIT_TIMEOUT_ENV,
-            raw,
-            DEFAULT_EXIT_TIMEOUT_MS,
-        )
-        return DEFAULT_EXIT_TIMEOUT_MS / 1000.0
-    return value / 1000.0
-
-
-_exit_deadline: float | None = None
-
-
-def exit_deadline() -> float:
-    """The ``time.monotonic()`` by which exit stops waiting for exports (fixed on first call).
-
-    Every exit hook (this module's, the batch processor's, a ``multiprocessing`` child's
-    finalizer) shares it, so the bound holds for all of them together.
-    """
-    global _exit_deadline
-    if _exit_deadline is None:
-        from time import monotonic
-
-        _exit_deadline = monotonic() + exit_timeout_s()
-    return _exit_deadline
-
-
-def _at_exit() -> None:
-    pipeline = settings.pipeline
-    if pipeline is not None:
-        _stop(pipeline.processors, flush=True, deadline=exit_deadline())
-
-
-def _stop(
-    processors: Sequence[SpanProcessor],
-    *,
-    flush: bool,
-    keep: Sequence[object] = (),
-    deadline: float | None = None,
-) -> None:
-    """Flush (if asked) and shut down ``processors``, all within ``deadline`` if one is given.
-
-    With a deadline, a processor whose ``shutdown`` takes a timeout (the batch processor) gets
-    what is left of it for flush and shutdown together; others get ``force_flush(left)`` then
-    ``shutdown()``.
-    """
-    from time import monotonic
-
-    for processor in processors:
-        if any(processor is kept for kept in keep):
-            continue
-        try:
-            if deadline is None:
-                if flush:
-                    processor.force_flush(5.0)
-                processor.shutdown()
-                continue
-            left = max(0.0, deadline - monotonic())
-            if _shutdown_takes_timeout(processor):
-                processor.shutdown(timeout_s=left)  # type: ignore[call-arg]
-                continue
-            if flush:
-                processor.force_flush(left)
-            processor.shutdown()
-        except Exception as exc:
-            warn_once(
-                f"stop:{type(processor).__qualname__}",
-                "codetrace: span processor %s failed to stop",
-                type(processor).__qualname__,
-                exc=exc,
-            )
-
-
-def _shutdown_takes_timeout(processor: object) -> bool:
-    batch = sys.modules.get("codetrace.runtime._batch")
-    return batch is not None and isinstance(processor, batch.BatchSpanProcessor)
-
-
-_EMPTY = Pipeline((), make_sampler("parentbased_always_on"))
+_EMPTY = new_pipeline((), make_sampler("parentbased_always_on"))
 
 
 def _make_bridge(backend: str) -> Bridge | None:
@@ -314,14 +164,10 @@ def _make_bridge(backend: str) -> Bridge | None:
 
 def _pipeline_from_env(backend: str | None = None) -> Pipeline:
     """A pipeline as the environment asks: bridged, or codetrace's exporters and sampler."""
-    if backend is None:
-        from ._bridge import backend_from_env
-
-        backend = backend_from_env()
-    bridge = _make_bridge(backend)
+    bridge = _make_bridge(backend if backend is not None else backend_from_env())
     if bridge is not None:
-        return Pipeline((), _EMPTY.sampler, bridge)
-    return Pipeline(processors_from_env(), sampler_from_env())
+        return new_pipeline((), _EMPTY.sampler, bridge)
+    return new_pipeline(processors_from_env(), sampler_from_env())
 
 
 def ensure_configured() -> Pipeline:
@@ -342,7 +188,6 @@ def ensure_configured() -> Pipeline:
         finally:
             _building = False
         settings.pipeline = pipeline
-        _register_atexit()
         return pipeline
 
 
@@ -362,7 +207,6 @@ def bridge_failed(bridge: Bridge, exc: BaseException) -> Pipeline:
         if pipeline is None or pipeline.bridge is bridge:
             pipeline = _pipeline_from_env("codetrace")
             settings.pipeline = pipeline
-            _register_atexit()
         return pipeline
 
 
@@ -400,11 +244,7 @@ def configure(
         )
     bridge: Bridge | None = None
     if not explicit:
-        if backend is None:
-            from ._bridge import backend_from_env
-
-            backend = backend_from_env()
-        bridge = _make_bridge(backend)
+        bridge = _make_bridge(backend if backend is not None else backend_from_env())
     processors: list[SpanProcessor] = []
     if processor is not None:
         processors.append(processor)
@@ -418,18 +258,17 @@ def configure(
         chosen = make_sampler(sampler, sampler_arg)
     else:
         chosen = sampler
-    new_propagators: tuple[object, ...] | None = None
+    new_propagators: tuple[Propagator, ...] | None = None
     if propagators is not None:
-        from ._propagation import make_propagators
+        from ._propagators import make_propagators
 
         new_propagators = make_propagators(propagators)
     with _lock:
         old = settings.pipeline
-        settings.pipeline = Pipeline(tuple(processors), chosen, bridge)
+        settings.pipeline = new_pipeline(tuple(processors), chosen, bridge)
         settings.propagators = new_propagators
         if disabled is not None:
             settings.disabled = disabled
-        _register_atexit()
     if old is not None:
         _stop(old.processors, flush=True, keep=processors)
 
@@ -492,12 +331,65 @@ def shutdown() -> None:
         else:
             bridged = None
             sampler = old.sampler if old is not None else sampler_from_env()
-            settings.pipeline = Pipeline((), sampler)
+            settings.pipeline = new_pipeline((), sampler)
     if bridged is not None:
         force_flush()
         return
     if old is not None:
         _stop(old.processors, flush=True)
+
+
+def _stop(
+    processors: Sequence[SpanProcessor],
+    *,
+    flush: bool,
+    keep: Sequence[object] = (),
+    deadline: float | None = None,
+) -> None:
+    """Flush (if asked) and shut down ``processors``, all within ``deadline`` if one is given.
+
+    With a deadline, each gets ``force_flush(what is left)`` then ``shutdown()``. (At exit, the
+    batch processors were already shut down within the deadline by their exit task, so both
+    calls return at once for them.)
+    """
+    from time import monotonic
+
+    for processor in processors:
+        if any(processor is kept for kept in keep):
+            continue
+        try:
+            if deadline is None:
+                if flush:
+                    processor.force_flush(5.0)
+                processor.shutdown()
+                continue
+            left = max(0.0, deadline - monotonic())
+            if flush:
+                processor.force_flush(left)
+            processor.shutdown()
+        except Exception as exc:
+            warn_once(
+                f"stop:{type(processor).__qualname__}",
+                "codetrace: span processor %s failed to stop",
+                type(processor).__qualname__,
+                exc=exc,
+            )
+
+
+def _at_exit() -> None:
+    """The interpreter is leaving: flush and stop everything, within the exit bound."""
+    deadline = exit_deadline()
+    for task in list(exit_tasks):
+        try:
+            task(deadline)
+        except Exception as exc:
+            warn_once("exit-task", "codetrace: flushing at exit failed", exc=exc)
+    pipeline = settings.pipeline
+    if pipeline is not None:
+        _stop(pipeline.processors, flush=True, deadline=deadline)
+
+
+atexit.register(_at_exit)
 
 
 def _after_fork_in_child() -> None:
