@@ -62,3 +62,10 @@ def refused_url() -> str:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     return f"http://127.0.0.1:{port}/nothing"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Also registered in pyproject.toml, where the default run leaves slow tests out; registered
+    # here too so that `-m slow` / `-m 'not slow'` never warn about an unknown marker.
+    config.addinivalue_line(
+        "markers", "slow: takes minutes (corpus walks, downloads); run with `pytest -m slow`")

@@ -3,58 +3,126 @@
 Every case is checked the way black checks itself: the output is exactly the expected bytes,
 compiles, applying again changes nothing, and strip gives the input back byte for byte.
 A case with ``error.txt`` must fail with that message; ``stripped.py`` is what strip must give.
+
+A case may carry a ``config.toml`` (all keys optional)::
+
+    format = "black"            # black mode, as `[tool.codetrace] format = "black"`
+    line-length = 100           # black's own options, as in `[tool.black]`:
+    skip-string-normalization = true   # also skip-magic-trailing-comma, preview
+    module = "pkg.mod"          # the module the input is (default "input")
+    package = true              # the input is the package's __init__.py
+    rules = ["extra.toml"]      # rule files of the case (relative to it), after the built-in ones
+
+In black mode, a case whose input is black-clean must give a black-clean output.
 """
 
 from __future__ import annotations
 
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
+import black
 import pytest
 
 from codetrace._context import FileContext
 from codetrace._engine import instrument, strip
+from codetrace._format import BlackStyle, black_style
 from codetrace._options import Options
-from codetrace._rules import RuleSet
+from codetrace._rules import RuleSet, builtin_rule_files, load_rules
 from codetrace._source import compiles
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 GOLDEN = Path(__file__).parent.parent / "fixtures" / "golden"
 CASES = sorted(p for p in GOLDEN.iterdir() if p.is_dir())
+BLACK_KEYS = frozenset({"line-length", "skip-string-normalization", "skip-magic-trailing-comma",
+                        "preview"})
+CONFIG_KEYS = frozenset({"format", "module", "package", "rules"}) | BLACK_KEYS
 
 
-def _apply(source: bytes, ruleset: RuleSet, options: Options) -> tuple[str, bytes]:
-    result = instrument(source, FileContext("input.py", ruleset, options, module_name="input"))
+@dataclass(frozen=True)
+class Setup:
+    ruleset: RuleSet
+    options: Options
+    module: str = "input"
+    package: bool = False
+
+
+def _setup(case: Path, ruleset: RuleSet, options: Options, scratch: Path) -> Setup:
+    """The case's rules and options: the shared ones, changed by its ``config.toml``."""
+    path = case / "config.toml"
+    if not path.exists():
+        return Setup(ruleset, options)
+    config = tomllib.loads(path.read_text(encoding="utf-8"))
+    unknown = sorted(set(config) - CONFIG_KEYS)
+    assert not unknown, f"{path}: unknown keys {unknown} (known: {sorted(CONFIG_KEYS)})"
+    assert config.get("format", "black") == "black", f"{path}: format must be \"black\""
+    black_options = {k: v for k, v in config.items() if k in BLACK_KEYS}
+    assert "format" in config or not black_options, f"{path}: black options need format"
+    if "format" in config:
+        # the CLI's own mapping from `[tool.black]` to the style
+        pyproject = scratch / "pyproject.toml"
+        pyproject.write_text("[tool.black]\n" + "".join(
+            f"{key} = {str(value).lower() if isinstance(value, bool) else value}\n"
+            for key, value in black_options.items()), encoding="utf-8")
+        options = Options(runtime=options.runtime, style=black_style(pyproject, "black"))
+    if "rules" in config:
+        ruleset = load_rules([*builtin_rule_files(), *(case / name for name in config["rules"])])
+    return Setup(ruleset, options, config.get("module", "input"), config.get("package", False))
+
+
+def _file(name: str, setup: Setup) -> FileContext:
+    return FileContext(name, setup.ruleset, setup.options, module_name=setup.module,
+                       is_package=setup.package)
+
+
+def _apply(source: bytes, setup: Setup) -> tuple[str, bytes]:
+    result = instrument(source, _file("input.py", setup))
     assert result.status != "error", result.error
     return result.status, result.output if result.output is not None else source
 
 
+def _black_clean(source: bytes, style: BlackStyle) -> bool:
+    text = source.decode("utf-8")
+    return black.format_str(text, mode=style.mode(0)) == text
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_golden(case: Path, ruleset: RuleSet, options: Options) -> None:
+def test_golden(case: Path, ruleset: RuleSet, options: Options, tmp_path: Path) -> None:
+    setup = _setup(case, ruleset, options, tmp_path)
     source = (case / "input.py").read_bytes()
     error = case / "error.txt"
     if error.exists():
-        result = instrument(source, FileContext("input.py", ruleset, options, module_name="input"))
+        result = instrument(source, _file("input.py", setup))
         assert result.status == "error"
         assert error.read_text().strip() in result.error
         assert result.output is None
         return
     expected_path = case / "expected.py"
-    status, output = _apply(source, ruleset, options)
+    status, output = _apply(source, setup)
     if expected_path.exists():
         expected = expected_path.read_bytes()
         assert status == "changed"
         assert output == expected
         assert compiles(output, "expected.py") is None
-        again_status, again = _apply(output, ruleset, options)
+        again_status, again = _apply(output, setup)
         assert again_status == "unchanged" and again == output
-        stripped = strip(output, FileContext("expected.py", options=options))
+        stripped = strip(output, _file("expected.py", setup))
         assert stripped.status == "changed"
         assert stripped.output == source
+        style = setup.options.style
+        if style is not None and _black_clean(source, style):
+            assert _black_clean(output, style), "black-clean input, output not black-clean"
     else:
         assert status == "unchanged"
         assert compiles(source, "input.py") is None
     stripped_path = case / "stripped.py"
     if stripped_path.exists():
-        result = strip(source, FileContext("input.py", options=options))
+        result = strip(source, _file("input.py", setup))
         assert result.output == stripped_path.read_bytes()
 
 
@@ -65,3 +133,12 @@ def test_every_case_has_an_expectation() -> None:
     assert unchanged == {
         "already_instrumented", "binds_marker_ignored", "ignore_file", "not_the_library"
     }
+
+
+def test_config_keys_are_used() -> None:
+    """Every config key is exercised by some case (a key no case uses is not tested)."""
+    used: set[str] = set()
+    for case in CASES:
+        if (case / "config.toml").exists():
+            used |= set(tomllib.loads((case / "config.toml").read_text(encoding="utf-8")))
+    assert used >= {"format", "line-length", "module", "rules"}

@@ -5,6 +5,8 @@ registry cannot be reached), instrumented in place, and its own tests run agains
 instrumented package: every test whose outcome is stable on the original (two runs agree;
 one upstream test depends on timing) must have the same outcome instrumented (a few need the
 internet and fail in every run). Then strip must give back every byte of every file.
+
+Both tests download, so they are marked ``slow``: not in the default run (``pytest -m slow``).
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ def _tree(root: Path) -> dict[str, bytes]:
             if p.is_file() and "__pycache__" not in p.parts}
 
 
+@pytest.mark.slow  # downloads the sdist and runs its suite three times
 def test_requests_oauthlib_suite_is_unchanged_by_instrumentation(tmp_path: Path) -> None:
     root = _download(tmp_path)
     original = _tree(root)
@@ -85,6 +88,7 @@ def test_requests_oauthlib_suite_is_unchanged_by_instrumentation(tmp_path: Path)
     assert _tree(root) == original
 
 
+@pytest.mark.slow  # downloads flask's sdist
 def test_flask_tutorial_flaskr_traced_end_to_end(tmp_path: Path) -> None:
     """Flask's own tutorial app (sqlite3 through ``get_db()``/``g.db``, an app factory) and its
     tests: the same outcomes instrumented, and the spans show each request with its queries."""
