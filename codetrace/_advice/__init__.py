@@ -33,7 +33,9 @@ def names() -> tuple[str, ...]:
     return tuple(sorted(_registry()))
 
 
+@functools.cache
 def all_advice() -> tuple[Advice, ...]:
+    """Every advice kind, in name order (asked once per call node: kept, not rebuilt)."""
     return tuple(_registry()[name] for name in names())
 
 
