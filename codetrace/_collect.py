@@ -92,6 +92,7 @@ class _Collector(cst.CSTVisitor):
         self.ignore_depth = 0
         self.statement_ignored: list[bool] = []
         self.instrumented: set[int] = set()
+        self.decorators: set[int] = set()
         self.assigned: dict[int, tuple[cst.BaseAssignTargetExpression, cst.SimpleStatementLine]]
         self.assigned = {}
         self.classes: dict[str, ClassInfo] = {}
@@ -178,6 +179,7 @@ class _Collector(cst.CSTVisitor):
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         ignored = def_ignored(node)
         for decorator in node.decorators:
+            self.decorators.add(id(decorator.decorator))
             decorator.visit(self)
         if node.returns is not None:
             node.returns.visit(self)
@@ -194,6 +196,7 @@ class _Collector(cst.CSTVisitor):
         info = FunctionInfo(
             qname, self.scope, outer, node.returns.annotation if node.returns else None,
             kind=kind, is_async=node.asynchronous is not None,
+            decorators=tuple(d.decorator for d in node.decorators),
         )
         self.functions.setdefault(qname, info)
         self._bind_params(node.params, info)
@@ -220,6 +223,7 @@ class _Collector(cst.CSTVisitor):
     def visit_ClassDef(self, node: cst.ClassDef) -> bool:
         ignored = def_ignored(node)
         for decorator in node.decorators:
+            self.decorators.add(id(decorator.decorator))
             decorator.visit(self)
         for arg in (*node.bases, *node.keywords):
             arg.visit(self)
@@ -470,5 +474,6 @@ class _Collector(cst.CSTVisitor):
             statement=assigned[1] if assigned else None,
             instrumented=id(node) in self.instrumented,
             ignored=ignored,
+            decorator=id(node) in self.decorators,
         ))
 

@@ -132,7 +132,8 @@ def instrument(source: bytes, file: FileContext, *, self_check: bool = True) -> 
 
 def _unresolved_report(positions: Positions, item: Unresolved) -> UnresolvedReport:
     line, column = _where(positions, item.call.node)
-    return UnresolvedReport(line, column, item.method, item.receiver, item.reason)
+    return UnresolvedReport(line, column, item.method, item.receiver, item.reason,
+                            item.evidence)
 
 
 def _self_check(source: bytes, output: bytes, file: FileContext) -> str:

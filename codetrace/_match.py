@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import libcst as cst
 
 from codetrace._collect import ModuleFacts
@@ -18,10 +20,29 @@ from codetrace._model import (
 from codetrace._resolve import Resolver
 from codetrace._ruleset import RuleSet
 
+#: words in a receiver's name that suggest a client, session or connection object
+_HINTS = re.compile(
+    r"(^|[._])(session|sess|client|http|https|api|conn|connection|con|cursor|cur|db|database|"
+    r"engine|sqlite|requests|httpx|transport|pool)s?($|[._])|session|client|conn|cursor",
+    re.IGNORECASE,
+)
+#: method names that mean the same on dicts, sets, queues and sockets as on a library object
+_GENERIC_METHODS = frozenset({"get", "send", "request", "delete", "head", "options"})
+
+
+def evidence(receiver: str, method: str) -> int:
+    """How strongly an unresolved ``receiver.method()`` suggests the library: 2 when the
+    receiver's name says so (``self.session.get``), 1 when only the method is distinctive
+    (``x.executemany``), 0 when only a common name matches (``item.get``)."""
+    if _HINTS.search(receiver):
+        return 2
+    return 0 if method in _GENERIC_METHODS else 1
+
 
 def match(facts: ModuleFacts, ruleset: RuleSet, project: Project) -> Matches:
     """Every call in ``facts`` that a rule of ``ruleset`` matches, and the near misses."""
     table = ruleset.by_call()
+    constructs = ruleset.by_construct()
     methods = ruleset.method_names()
     resolver = Resolver(ruleset, project)
     sites: list[Site] = []
@@ -39,15 +60,26 @@ def match(facts: ModuleFacts, ruleset: RuleSet, project: Project) -> Matches:
             how = TIER_NAMES[max(resolver.tiers, default=1)]
             sites.append(Site(call, table[callee.qname], callee.qname, how))
             continue
+        if isinstance(callee, Ref) and constructs:
+            built = resolver.constructed_base(callee.qname, constructs)
+            if built is not None:
+                if call.ignored:
+                    ignored += 1
+                    continue
+                how = TIER_NAMES[max(resolver.tiers, default=1)]
+                sites.append(Site(call, constructs[built], callee.qname, how))
+                continue
         func = call.node.func
         if (
             isinstance(callee, Unknown)
             and isinstance(func, cst.Attribute)
             and func.attr.value in methods
             and not call.ignored
+            and not call.decorator
         ):
             receiver = dotted_name(func.value) or type(func.value).__name__
             base = resolver.evaluate(func.value, call.scope)
             reason = base.reason if isinstance(base, Unknown) else callee.reason
-            unresolved.append(Unresolved(call, func.attr.value, receiver, reason))
+            unresolved.append(Unresolved(call, func.attr.value, receiver, reason,
+                                         evidence(receiver, func.attr.value)))
     return Matches(tuple(sites), tuple(unresolved), ignored)

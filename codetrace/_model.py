@@ -125,6 +125,7 @@ class FunctionInfo:
     kind: str = "function"  # function | method | staticmethod | classmethod | property
     is_async: bool = False
     is_generator: bool = False
+    decorators: tuple[cst.BaseExpression, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,8 @@ class CallSite:
     instrumented: bool
     #: a ``# codetrace: ignore`` directive covers the call
     ignored: bool
+    #: the call is a decorator (``@bp.get("/")``): it runs once, at definition, and is no I/O
+    decorator: bool = False
 
 
 class Project(Protocol):
@@ -228,6 +231,8 @@ class Unresolved:
     method: str
     receiver: str
     reason: str
+    #: how likely it is the library's call: 2 strong, 1 some, 0 only the method's name
+    evidence: int = 0
 
 
 @dataclass(frozen=True)

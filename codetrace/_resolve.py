@@ -25,7 +25,7 @@ over lives apart (``_model``).
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import libcst as cst
 
@@ -62,6 +62,23 @@ _LITERAL_TYPES: dict[type[cst.CSTNode], str] = {
     cst.Imaginary: "builtins.complex",
     cst.GeneratorExp: "builtins.generator",
 }
+
+#: what a ``@contextmanager`` generator may be annotated as (the first argument is what it yields)
+_YIELDS = frozenset({
+    "typing.Iterator", "typing.Generator", "typing.Iterable", "collections.abc.Iterator",
+    "collections.abc.Generator", "collections.abc.Iterable",
+})
+_ASYNC_YIELDS = frozenset({
+    "typing.AsyncIterator", "typing.AsyncGenerator", "typing.AsyncIterable",
+    "collections.abc.AsyncIterator", "collections.abc.AsyncGenerator",
+    "collections.abc.AsyncIterable",
+})
+#: return annotations whose first argument is what ``with ... as x`` binds
+_MANAGERS = frozenset({"typing.ContextManager", "contextlib.AbstractContextManager"})
+_ASYNC_MANAGERS = frozenset({
+    "typing.AsyncContextManager", "contextlib.AbstractAsyncContextManager",
+})
+
 
 class Resolver:
     """Evaluates expressions against scopes, the project's modules and the rules' types.
@@ -126,11 +143,17 @@ class Resolver:
             callee = self.evaluate(node.func, scope)
             if callee == Ref("importlib.import_module"):
                 return self._imported(node)
+            if callee == Ref("typing.cast") and node.args:
+                # ``typing.cast(T, value)`` is a T to every type checker; so it is here
+                return self.annotation(node.args[0].value, scope)
             return self.call(callee)
         if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.Or):
             return _one_of([self.evaluate(node.left, scope), self.evaluate(node.right, scope)],
                            "`or` of different things")
         if isinstance(node, cst.IfExp):
+            if self.evaluate(node.test, scope) == Ref("typing.TYPE_CHECKING"):
+                # ``Base = requests.Session if TYPE_CHECKING else object``: the static type
+                return self.evaluate(node.body, scope)
             return _one_of([self.evaluate(node.body, scope), self.evaluate(node.orelse, scope)],
                            "conditional of different things")
         if isinstance(node, cst.Await):
@@ -273,6 +296,9 @@ class Resolver:
             return self.annotation(binding.node, binding.scope)
         if kind in ("enter", "aenter") and binding.node is not None:
             self.tiers.add(2)
+            managed = self._managed(binding.node, binding.scope, kind == "aenter")
+            if managed is not None:
+                return managed
             entered = self.evaluate(binding.node, binding.scope)
             dunder = "__enter__" if kind == "enter" else "__aenter__"
             if isinstance(entered, Inst):
@@ -287,6 +313,38 @@ class Resolver:
         if kind == "none":
             return NONE
         return Unknown(binding.reason or "bound in a way that is not resolved")
+
+    def _managed(self, node: cst.BaseExpression, scope: Scope, is_async: bool) -> Value | None:
+        """``with f() as x`` where ``f`` is a project function that declares what ``x`` is:
+        a ``@contextmanager`` generator annotated ``Iterator[T]``/``Generator[T, ...]``, or a
+        function annotated ``ContextManager[T]``. None when ``f`` is neither."""
+        if not isinstance(node, cst.Call):
+            return None
+        unwrapped = _advice.unwrap(node)
+        call = unwrapped if isinstance(unwrapped, cst.Call) else node
+        callee = self.evaluate(call.func, scope)
+        if not isinstance(callee, Ref):
+            return None
+        function = self.project.function_info(callee.qname)
+        if function is None or not isinstance(function.returns, cst.Subscript):
+            return None
+        head = self.evaluate(function.returns.value, function.outer)
+        if not isinstance(head, Ref):
+            return None
+        decorated = {
+            d.qname for d in (self.evaluate(e, function.outer) for e in function.decorators)
+            if isinstance(d, Ref)
+        }
+        wrapper = "contextlib.asynccontextmanager" if is_async else "contextlib.contextmanager"
+        yields = _ASYNC_YIELDS if is_async else _YIELDS
+        managers = _ASYNC_MANAGERS if is_async else _MANAGERS
+        if not ((wrapper in decorated and head.qname in yields) or head.qname in managers):
+            return None
+        first = function.returns.slice[0].slice
+        if not isinstance(first, cst.Index):
+            return None
+        self.tiers.add(4)
+        return self.annotation(first.value, function.outer)
 
     def _dotted_bindings(self, dotted: str, scope: Scope) -> list[Binding] | None:
         """``g.db`` assigned in this function (or at module level) before it is read here."""
@@ -423,6 +481,28 @@ class Resolver:
             finally:
                 self._active.discard(key)
         return self._bases_member(info, attr, seen)
+
+    def constructed_base(self, qname: str, targets: Collection[str]) -> str | None:
+        """The class of ``targets`` that the class ``qname`` is, or derives from (through
+        project classes' bases, followed transitively); None when it is neither."""
+        seen: set[str] = set()
+        pending = [qname]
+        while pending:
+            current = pending.pop()
+            if current in targets:
+                return current
+            if current in seen:
+                continue
+            seen.add(current)
+            info = self.project.class_info(current)
+            if info is None:
+                continue
+            for base in info.bases:
+                value = self.evaluate(base, info.outer)
+                if isinstance(value, Ref):
+                    self.tiers.add(3)
+                    pending.append(self.ruleset.canonical(value.qname))
+        return None
 
     def _bases_member(self, info: ClassInfo, attr: str, seen: set[str]) -> Value:
         """``attr`` looked up in the bases of a project class (single inheritance is exact)."""

@@ -34,6 +34,8 @@ class UnresolvedReport:
     method: str
     receiver: str
     reason: str
+    #: 2 strong, 1 some, 0 only the method's name (``_match.evidence``)
+    evidence: int = 0
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TOP_KEYS = ("library", "types", "aliases", "rule")
 _LIBRARY_KEYS = ("name", "modules", "description")
 _RULE_KEYS = ("id", "description", "match", "do")
-_MATCH_KEYS = ("call",)
+_MATCH_KEYS = ("call", "construct")
 
 
 def builtin_rule_files() -> list[Path]:
@@ -134,7 +134,7 @@ def _load_file(path: Path) -> RuleSet:
     rules = tuple(_parse_rule(path, i, item, where) for i, item in enumerate(raw_rules))
     all_modules = set(modules)
     for rule in rules:
-        all_modules.update(call.split(".", 1)[0] for call in rule.calls)
+        all_modules.update(name.split(".", 1)[0] for name in (*rule.calls, *rule.constructs))
     return RuleSet(rules, returns, aliases, frozenset(all_modules))
 
 
@@ -166,15 +166,22 @@ def _parse_rule(path: Path, index: int, item: object, where: _Locator) -> Rule:
         raise RuleError(path, line, f"rule {rule_id!r} needs a [rule.match] table")
     _check_keys(path, match, _MATCH_KEYS, "[rule.match]",
                 lambda key: where.in_rule(index, key, "match"))
-    calls = match.get("call")
-    if not _is_list_of(calls, str) or not calls:
-        raise RuleError(path, where.in_rule(index, "call", "match"),
-                        f"rule {rule_id!r}: match.call must be a non-empty list of qualified names")
-    for call in calls:
-        if not _QNAME.match(call) or "." not in call:
-            raise RuleError(path, where.in_rule(index, "call", "match"),
-                            f"rule {rule_id!r}: {call!r} is not a qualified name "
-                            "like 'module.func'")
+    calls = match.get("call", [])
+    constructs = match.get("construct", [])
+    for key, names in (("call", calls), ("construct", constructs)):
+        if not _is_list_of(names, str):
+            raise RuleError(path, where.in_rule(index, key, "match"),
+                            f"rule {rule_id!r}: match.{key} must be a list of qualified names")
+        for name in names:
+            if not _QNAME.match(name) or "." not in name:
+                raise RuleError(path, where.in_rule(index, key, "match"),
+                                f"rule {rule_id!r}: {name!r} is not a qualified name "
+                                "like 'module.func'")
+    if not calls and not constructs:
+        empty = "call" if "call" in match else "construct" if "construct" in match else None
+        raise RuleError(path, where.in_rule(index, empty, "match") if empty else line,
+                        f"rule {rule_id!r}: match.call must be a non-empty list of qualified names"
+                        " (or match.construct, a list of classes)")
     do = item.get("do")
     if not isinstance(do, dict):
         raise RuleError(path, line, f"rule {rule_id!r} needs a [rule.do] table")
@@ -205,7 +212,7 @@ def _parse_rule(path: Path, index: int, item: object, where: _Locator) -> Rule:
         raise RuleError(path, where.in_rule(index, "description"),
                         f"rule {rule_id!r}: description must be a string")
     return Rule(rule_id, tuple(calls), str(advice), _text(adapter), _text(hook), path, line,
-                description)
+                description, tuple(constructs))
 
 
 def _text(value: object) -> str | None:

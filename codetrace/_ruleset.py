@@ -33,6 +33,8 @@ class Rule:
     source: Path
     line: int
     description: str = ""
+    #: classes whose construction the rule matches, the class itself or any project subclass
+    constructs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,14 @@ class RuleSet:
         for rule in self.rules:
             for call in rule.calls:
                 table[self.canonical(call)] = rule
+        return table
+
+    def by_construct(self) -> dict[str, Rule]:
+        """Qualified class name → the rule that matches constructing it (or a subclass)."""
+        table: dict[str, Rule] = {}
+        for rule in self.rules:
+            for cls in rule.constructs:
+                table[self.canonical(cls)] = rule
         return table
 
     def method_names(self) -> frozenset[str]:

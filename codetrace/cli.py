@@ -148,6 +148,8 @@ def rules_command(
         print(f"{rule.id:<20} {rule.advice:<11} {target:<12} {rule.source.name}")
         for call in rule.calls:
             print(f"    {call}")
+        for cls in rule.constructs:
+            print(f"    {cls}()  (and project subclasses)")
 
 
 def _explain_json(result: FileResult) -> dict[str, object]:

@@ -55,6 +55,7 @@ def test_explain_resolves_everything_and_nothing_wrong() -> None:
     callees = sorted(s["callee"] for s in sites.values())
     assert callees == sorted([
         "sqlite3.connect", "sqlite3.connect", "sqlite3.connect",
+        "requests.Session", "requests.Session", "hardapp.http.Api",  # traced where built
         "requests.Session.get", "requests.Session.post",
         "requests.Session.head", "sqlite3.Connection.execute",
         "requests.Session.get", "sqlite3.Connection.execute", "sqlite3.Cursor.executemany",

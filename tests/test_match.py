@@ -27,9 +27,16 @@ def _facts(source: str, module_name: str = "m") -> ModuleFacts:
                    runtime=RUNTIME)
 
 
-def _match(source: str, ruleset: RuleSet, project: Project | None = None) -> Matches:
+#: the construction rules (objects traced where they are built) have their own table below; the
+#: call-site tables judge call sites alone
+CONSTRUCTION = ("requests.session", "httpx.client")
+
+
+def _match(source: str, ruleset: RuleSet, project: Project | None = None,
+           construction: bool = False) -> Matches:
     facts = _facts(source)
-    return match(facts, ruleset, project or SingleModule(facts.classes, facts.functions))
+    rules = ruleset if construction else ruleset.without(CONSTRUCTION)
+    return match(facts, rules, project or SingleModule(facts.classes, facts.functions))
 
 
 def _sites(matches: Matches) -> list[tuple[str, str, str, str]]:
@@ -185,6 +192,44 @@ def test_ignored(source: str, ignored: int, sites: int, ruleset: RuleSet) -> Non
     assert matches.ignored == ignored
     assert len(matches.sites) == sites
     assert matches.unresolved == ()
+
+
+# ----- construction sites: the class itself, or any project subclass -------------------------
+CONSTRUCTED = [
+    pytest.param("import requests\ns = requests.Session()\n",
+                 [("requests.Session", "requests.session", "requests.Session", "imports")],
+                 id="library_class"),
+    pytest.param("from requests import Session as S\nS()\n",
+                 [("S", "requests.session", "requests.Session", "imports")], id="alias"),
+    pytest.param("import requests\nclass Api(requests.Session):\n    pass\nApi()\n",
+                 [("Api", "requests.session", "m.Api", "self/class attribute")],
+                 id="project_subclass"),
+    pytest.param("import requests\nclass A(requests.Session):\n    pass\n"
+                 "class B(A):\n    pass\nB()\n",
+                 [("B", "requests.session", "m.B", "self/class attribute")],
+                 id="subclass_of_a_subclass"),
+    pytest.param("import httpx\nclass C(httpx.AsyncClient):\n    pass\nC(base_url=u)\n",
+                 [("C", "httpx.client", "m.C", "self/class attribute")], id="async_client"),
+    pytest.param("from flask import Flask\nclass MyFlask(Flask):\n    pass\n"
+                 "app = MyFlask(__name__)\n",
+                 [("MyFlask", "flask.app", "m.MyFlask", "self/class attribute")],
+                 id="flask_subclass"),
+    pytest.param("import requests\nclass Other:\n    pass\nOther()\n", [], id="unrelated_class"),
+    pytest.param("import requests\nclass Mixin:\n    pass\nclass Api(Mixin, requests.Session):\n"
+                 "    pass\nApi()\n",
+                 [("Api", "requests.session", "m.Api", "self/class attribute")],
+                 id="second_base"),
+    pytest.param("import requests\nrequests.Session.get(s, u)\n",
+                 [("requests.Session.get", "requests.send", "requests.Session.get", "imports")],
+                 id="method_of_the_class_is_not_a_construction"),
+]
+
+
+@pytest.mark.parametrize(("source", "sites"), CONSTRUCTED)
+def test_construction_sites(
+    source: str, sites: list[tuple[str, str, str, str]], ruleset: RuleSet
+) -> None:
+    assert _sites(_match(source, ruleset, construction=True)) == sites
 
 
 def test_cross_module_how(ruleset: RuleSet, tmp_path: Path) -> None:

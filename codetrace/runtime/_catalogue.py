@@ -13,9 +13,11 @@ This module imports nothing, so the engine can import it (to validate the ``adap
 """
 
 ADAPTERS: dict[str, str] = {
+    "httpx.client": "codetrace.runtime._httpx_client",
     "httpx.send": "codetrace.runtime._httpx",
     "requests.send": "codetrace.runtime._requests",
-    "sqlite3.connect": "codetrace.runtime._dbapi",
+    "requests.session": "codetrace.runtime._requests_session",
+    "sqlite3.connect": "codetrace.runtime._sqlite",
     "sqlite3.query": "codetrace.runtime._dbapi",
     "sqlite3.transaction": "codetrace.runtime._dbapi",
 }

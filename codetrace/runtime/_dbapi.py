@@ -49,6 +49,7 @@ reading the SQL text (sanitizing, summarizing, its cache and bounds) is ``_sql``
 
 from __future__ import annotations
 
+from ._construct import built_traced
 from ._log import warn_once
 from ._sql import analyse
 from ._tracer import span as start_span
@@ -176,20 +177,28 @@ def _connect_describer(namespace: Namespace | None) -> Describer:
 
 
 def _make_adapter(
-    system: str, describers: dict[str, Describer], default: Describer | None
+    system: str, describers: dict[str, Describer], default: Describer | None, checked: bool = True
 ) -> Adapter:
     """An adapter: a CLIENT span named ``system`` until the describer names it better.
 
     The describer (``describers[callee.__name__]``, else ``default``) runs only for spans that
-    record, and a describer that fails costs the span its details, never the call.
+    record, and a describer that fails costs the span its details, never the call. A
+    ``checked`` adapter (a call site's) calls a method of a connection or cursor traced at
+    construction through without a span: the object makes it (``_sqlite``).
     """
 
     def adapter(callee: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         try:
-            span = start_span(system, kind=SpanKind.CLIENT)
-            span.activate()
+            # Bound methods only: ``sqlite3.Cursor.execute(cursor, sql)`` skips the override.
+            if checked and built_traced(callee, ()):
+                span = None
+            else:
+                span = start_span(system, kind=SpanKind.CLIENT)
+                span.activate()
         except Exception as exc:
             warn_once(f"dbapi:{system}", "codetrace: %s call left untraced", system, exc=exc)
+            return callee(*args, **kwargs)
+        if span is None:
             return callee(*args, **kwargs)
         if span.is_recording():
             try:
@@ -217,14 +226,28 @@ def _make_adapter(
     return adapter
 
 
-def make_query_adapter(system: str) -> Adapter:
-    """The adapter for ``execute``/``executemany``/``executescript`` on ``system``."""
-    return _make_adapter(system, {}, _query_describer(system in _MYSQL_LIKE))
+def make_query_adapter(system: str, *, checked: bool = True) -> Adapter:
+    """The adapter for ``execute``/``executemany``/``executescript`` on ``system``.
+
+    ``checked=False``: for the traced objects themselves (no check for one).
+    """
+    return _make_adapter(system, {}, _query_describer(system in _MYSQL_LIKE), checked)
 
 
-def make_transaction_adapter(system: str) -> Adapter:
+def make_transaction_adapter(system: str, *, checked: bool = True) -> Adapter:
     """The adapter for ``commit``/``rollback`` on ``system``."""
-    return _make_adapter(system, {}, _describe_transaction)
+    return _make_adapter(system, {}, _describe_transaction, checked)
+
+
+def make_operation_adapter(system: str, operation: str) -> Adapter:
+    """A span for ``operation`` (``COMMIT``) whatever the callee's name (``__exit__``)."""
+
+    def describe(span: Span, callee: object, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        span.attributes["db.operation.name"] = operation
+        span.attributes["db.query.summary"] = operation
+        span.update_name(operation)
+
+    return _make_adapter(system, {}, describe, checked=False)
 
 
 def make_connect_adapter(system: str, namespace: Namespace | None = None) -> Adapter:

@@ -43,6 +43,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from time import time_ns
 
+from ._construct import built_traced
 from ._http import (
     SIMPLE_METHODS,
     as_text,
@@ -171,10 +172,12 @@ def _with_trace_headers(
 
 
 def _start(
-    callee: object, args: tuple[Any, ...], kwargs: dict[str, Any]
+    callee: object,
+    recognised: tuple[str, int] | None,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
 ) -> tuple[Span, tuple[Any, ...], dict[str, Any], bool]:
     """Start and activate the span; return it with the arguments to call with."""
-    recognised = _recognise(callee)
     method: str | None = None
     url: str | None = None
     if recognised is not None:
@@ -249,11 +252,24 @@ async def _awaited(span: Span, coroutine: Coroutine[Any, Any, Any], recognised: 
 
 
 def adapter(callee: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-    """Call ``callee(*args, **kwargs)`` in a CLIENT span (see the module docstring)."""
+    """Call ``callee(*args, **kwargs)`` in a CLIENT span (see the module docstring).
+
+    A method of a client traced at construction (``httpx.client``) is called through without
+    a span: the client's own ``send`` makes it.
+    """
     try:
-        span, call_args, call_kwargs, recognised = _start(callee, args, kwargs)
+        recognised = _recognise(callee)
+        if recognised is not None and (
+            # ``Client.get(client, url)`` reaches the traced ``send``; ``Client.send`` does not
+            built_traced(callee, args[: recognised[1]] if recognised[0] != "send" else ())
+        ):
+            recognised = _BUILT_TRACED
+        else:
+            span, call_args, call_kwargs, known = _start(callee, recognised, args, kwargs)
     except Exception as exc:
         warn_once("httpx-adapter", "codetrace: httpx call left untraced", exc=exc)
+        return callee(*args, **kwargs)
+    if recognised is _BUILT_TRACED:
         return callee(*args, **kwargs)
     try:
         result = callee(*call_args, **call_kwargs)
@@ -262,6 +278,51 @@ def adapter(callee: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         raise
     if type(result) is CoroutineType:
         span.deactivate()
-        return _awaited(span, result, recognised)
-    _finish(span, result, recognised)
+        return _awaited(span, result, known)
+    _finish(span, result, known)
+    return result
+
+
+_BUILT_TRACED: tuple[str, int] = ("", -1)
+_SEND = ("send", 0)
+
+
+def traced_send(send: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``send(*args, **kwargs)`` in the span a traced ``httpx.Client``'s ``send`` makes.
+
+    ``send`` is the next ``send`` in the client's MRO, bound; the span is the one ``httpx.send``
+    makes for ``client.send(request)`` (a mocked ``send``: generic ``HTTP`` span, arguments
+    untouched).
+    """
+    try:
+        recognised = None if is_mock(send) else _SEND
+        span, call_args, call_kwargs, known = _start(send, recognised, args, kwargs)
+    except Exception as exc:
+        warn_once("httpx-adapter", "codetrace: httpx call left untraced", exc=exc)
+        return send(*args, **kwargs)
+    try:
+        result = send(*call_args, **call_kwargs)
+    except BaseException as exc:
+        span.__exit__(type(exc), exc, exc.__traceback__)
+        raise
+    _finish(span, result, known)
+    return result
+
+
+async def traced_send_async(
+    send: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """The same for ``httpx.AsyncClient.send``: the span is current in the awaiting task."""
+    try:
+        recognised = None if is_mock(send) else _SEND
+        span, call_args, call_kwargs, known = _start(send, recognised, args, kwargs)
+    except Exception as exc:
+        warn_once("httpx-adapter", "codetrace: httpx call left untraced", exc=exc)
+        return await send(*args, **kwargs)
+    try:
+        result = await send(*call_args, **call_kwargs)
+    except BaseException as exc:
+        span.__exit__(type(exc), exc, exc.__traceback__)
+        raise
+    _finish(span, result, known)
     return result

@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Mapping
 
+from ._construct import built_traced
 from ._http import (
     KNOWN_METHODS,
     SIMPLE_METHODS,
@@ -59,18 +60,24 @@ _SESSION_REQUEST_HEADERS_INDEX = 4  # Session.request(method, url, params, data,
 
 _MAX_CACHED = 1024
 _UNKNOWN = object()
-_recognised: dict[tuple[object, bool], tuple[str, int] | None] = {}
+_BUILT_TRACED: tuple[str, int] = ("", -1)
+"""What :func:`_recognise` says of a method of a session traced at construction."""
+_recognised: dict[tuple[object, object], tuple[str, int] | None] = {}
 
 
 def _recognise(callee: object) -> tuple[str, int] | None:
-    """``(name, offset of the first real argument)`` for a genuine ``requests`` callable."""
-    # Keyed by the function and whether it is bound: ``session.get`` (bound, a new object at
-    # each access) and ``requests.Session.get`` (plain, the session passed first) differ.
+    """``(name, offset of the first real argument)`` for a genuine ``requests`` callable.
+
+    :data:`_BUILT_TRACED` for a method bound to a session traced at construction.
+    """
+    # Keyed by the function and the type it is bound to: ``session.get`` (bound, a new object
+    # at each access) and ``requests.Session.get`` (plain, the session passed first) differ,
+    # and so do a plain session and a traced one.
     function = getattr(callee, "__func__", None)
     if function is None:
-        key: tuple[object, bool] = (callee, False)
+        key: tuple[object, object] = (callee, None)
     else:
-        key = (function, getattr(callee, "__self__", None) is not None)
+        key = (function, type(getattr(callee, "__self__", None)))
     try:
         cached = _recognised.get(key, _UNKNOWN)
     except TypeError:  # an unhashable callable: examine it every time
@@ -87,6 +94,8 @@ def _recognise(callee: object) -> tuple[str, int] | None:
 def _examine(callee: object) -> tuple[str, int] | None:
     if is_mock(callee):
         return None
+    if built_traced(callee, ()):
+        return _BUILT_TRACED
     name = getattr(callee, "__name__", None)
     if name not in SIMPLE_METHODS and name not in ("request", "send"):
         return None
@@ -123,6 +132,24 @@ def _sessionheader_names_of(callee: object) -> set[str]:
     return header_names_of(headers) if isinstance(headers, Mapping) else set()
 
 
+def _inherited(headers: Mapping[str, Any], span: Span) -> bool:
+    """Whether the request's ``traceparent`` is the one of ``span``'s parent.
+
+    A traced session's ``send`` runs again, inside the first send's span, for each redirect,
+    on a copy of the request that first send sent: that copy carries the parent's
+    ``traceparent``, which this hop's span replaces (one span and one ``traceparent`` per hop,
+    as OpenTelemetry's requests instrumentation does). A ``traceparent`` the caller set is
+    not the parent span's and stays.
+    """
+    value = headers.get("traceparent")
+    return (
+        type(value) is str
+        and len(value) >= 52
+        and value[3:35] == f"{span.trace_id:032x}"
+        and value[36:52] == f"{span.parent_id:016x}"
+    )
+
+
 def _with_trace_headers(
     callee: object,
     name: str,
@@ -141,7 +168,11 @@ def _with_trace_headers(
         headers = getattr(prepared, "headers", None)
         if not isinstance(headers, Mapping):
             return args, kwargs
-        additions = missing_headers(injected, header_names_of(headers))
+        present = header_names_of(headers)
+        if "traceparent" in present and _inherited(headers, span):
+            additions = injected  # the parent's, carried over by a redirect: replace them
+        else:
+            additions = missing_headers(injected, present)
         if not additions:
             return args, kwargs
         prepared_copy = prepared.copy()
@@ -167,7 +198,10 @@ def _with_trace_headers(
 
 
 def _start(
-    callee: object, args: tuple[Any, ...], kwargs: dict[str, Any]
+    callee: object,
+    recognised: tuple[str, int] | None,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
 ) -> tuple[Span, tuple[Any, ...], dict[str, Any], str | None]:
     """Start and activate the span; return it with the arguments to call with and the URL.
 
@@ -176,7 +210,6 @@ def _start(
     verb) first: this runs on every call, between a lot of other code, where every extra
     function call costs (benchmarks/runtime_requests.py).
     """
-    recognised = _recognise(callee)
     if recognised is None:
         span = start_span("HTTP", kind=SpanKind.CLIENT)
         span.activate()
@@ -243,12 +276,38 @@ def _record_response(span: Span, response: object, url: str) -> None:
 
 
 def adapter(callee: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-    """Call ``callee(*args, **kwargs)`` in a CLIENT span (see the module docstring)."""
+    """Call ``callee(*args, **kwargs)`` in a CLIENT span (see the module docstring).
+
+    A method of a session traced at construction (``requests.session``) is called through
+    without a span: the session's own ``send`` makes it.
+    """
     try:
-        span, call_args, call_kwargs, url = _start(callee, args, kwargs)
+        recognised = _recognise(callee)
+        if recognised is _BUILT_TRACED or (
+            # ``Session.get(session, url)`` reaches the traced ``send``; ``Session.send`` does not
+            recognised is not None
+            and recognised[1]
+            and recognised[0] != "send"
+            and built_traced(callee, args)
+        ):
+            recognised = _BUILT_TRACED
+        else:
+            span, call_args, call_kwargs, url = _start(callee, recognised, args, kwargs)
     except Exception as exc:
         warn_once("requests-adapter", "codetrace: requests call left untraced", exc=exc)
         return callee(*args, **kwargs)
+    if recognised is _BUILT_TRACED:
+        return callee(*args, **kwargs)
+    return _call(span, callee, call_args, call_kwargs, url)
+
+
+def _call(
+    span: Span,
+    callee: Callable[..., Any],
+    call_args: tuple[Any, ...],
+    call_kwargs: dict[str, Any],
+    url: str | None,
+) -> Any:
     try:
         response = callee(*call_args, **call_kwargs)
     except BaseException as exc:
@@ -261,3 +320,24 @@ def adapter(callee: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
             warn_once("requests-response", "codetrace: could not read the response", exc=exc)
     span.__exit__(None, None, None)
     return response
+
+
+_SEND = ("send", 0)
+
+
+def traced_send(send: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``send(*args, **kwargs)`` in the span a traced session's ``send`` makes.
+
+    ``send`` is the next ``send`` in the session's MRO, bound (``requests.Session.send``, or a
+    project subclass's override). It is the span ``requests.send`` makes for
+    ``Session.send(prepared)``, whatever ``send``'s module: the object is known to be a
+    session. A mocked ``send`` (a test patched ``Session.send``) gets the generic ``HTTP``
+    span and its arguments untouched.
+    """
+    try:
+        recognised = None if is_mock(send) else _SEND
+        span, call_args, call_kwargs, url = _start(send, recognised, args, kwargs)
+    except Exception as exc:
+        warn_once("requests-adapter", "codetrace: requests call left untraced", exc=exc)
+        return send(*args, **kwargs)
+    return _call(span, send, call_args, call_kwargs, url)

@@ -19,8 +19,10 @@ import codetrace.runtime as rt
 from codetrace.runtime import _catalogue, _traced, hooks
 
 BUILTIN_ADAPTER_NAMES = [
+    "httpx.client",
     "httpx.send",
     "requests.send",
+    "requests.session",
     "sqlite3.connect",
     "sqlite3.query",
     "sqlite3.transaction",

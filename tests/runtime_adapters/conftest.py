@@ -86,4 +86,3 @@ class EchoHandler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def server(serve_http: Callable[[type[http.server.BaseHTTPRequestHandler]], str]) -> str:
     return serve_http(EchoHandler)
-

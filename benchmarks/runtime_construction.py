@@ -1,0 +1,188 @@
+"""Objects traced where they are built: what a request or a query costs through them.
+
+    .venv/bin/python benchmarks/runtime_construction.py                # 9 rounds
+    .venv/bin/python benchmarks/runtime_construction.py --rounds 15 --calls 1000 --queries 20000
+
+HTTP (the setup of ``runtime_requests.py``, whose server and helpers this reuses: a keep-alive
+``ThreadingHTTPServer`` in another process on 127.0.0.1, one session per variant, connection
+open before timing), per call ``session.get(url)`` on:
+
+* plain: a ``requests.Session()``;
+* codetrace construction: ``traced(requests.Session, "requests.session")()``, every span sampled,
+  recorded and handed to an exporter that does nothing, trace headers injected;
+* codetrace call site: ``traced(session.get, "requests.send")(url)`` on a plain session, same
+  configuration (the existing adapter, for reference);
+* OpenTelemetry: ``RequestsInstrumentor`` on an SDK provider with a ``SimpleSpanProcessor``
+  around a no-op exporter (instrumented for its batch only).
+
+SQLite, per call ``cursor.execute("SELECT ?", (1,))`` on an in-memory database (a cursor:
+OpenTelemetry's connection proxy does not trace the ``connection.execute`` shortcut; codetrace's
+traced connection does, at the same cost), on: a plain connection;
+``traced(sqlite3.connect, "sqlite3.connect")(":memory:")``; OpenTelemetry's
+``SQLite3Instrumentor`` (``opentelemetry-instrumentation-sqlite3``; its connection is opened
+while instrumented), same SDK setup. Rounds are interleaved; medians of per-call wall times, and
+the added time over plain of the same kind. Rows whose package is missing are skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import statistics
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from time import perf_counter_ns
+from typing import Any
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from runtime_requests import NoopExporter, batch, otel_setup, start_server
+
+import codetrace.runtime as rt
+
+Variant = tuple[str, Callable[[], None], Callable[[str], Any], Callable[[], None]]
+
+
+def _nothing() -> None:
+    return None
+
+
+def _codetrace_on() -> None:
+    rt.configure(exporter=NoopExporter(), backend="codetrace")
+
+
+def http_variants() -> list[Variant]:
+    rt.configure(exporter=NoopExporter(), backend="codetrace")
+    plain = requests.Session()
+    traced = rt.traced(requests.Session, "requests.session")()
+    call_site = requests.Session()
+    variants: list[Variant] = [
+        ("plain", _nothing, plain.get, _nothing),
+        ("codetrace construction", _codetrace_on, traced.get, _nothing),
+        (
+            "codetrace call site",
+            _codetrace_on,
+            lambda u: rt.traced(call_site.get, "requests.send")(u),
+            _nothing,
+        ),
+    ]
+    otel = otel_setup()
+    if otel is not None:
+        provider, instrumentor = otel
+        other = requests.Session()
+        variants.append(
+            (
+                "OpenTelemetry RequestsInstrumentor",
+                lambda: instrumentor.instrument(tracer_provider=provider),
+                other.get,
+                instrumentor.uninstrument,
+            )
+        )
+    return variants
+
+
+def sql_batch(execute: Callable[..., Any], calls: int) -> list[int]:
+    times: list[int] = []
+    append = times.append
+    for _ in range(calls):
+        start = perf_counter_ns()
+        execute("SELECT ?", (1,))
+        append(perf_counter_ns() - start)
+    return times
+
+
+def sql_variants() -> list[tuple[str, Callable[[], None], Callable[..., Any], Callable[[], None]]]:
+    rt.configure(exporter=NoopExporter(), backend="codetrace")
+    plain = sqlite3.connect(":memory:")
+    traced = rt.traced(sqlite3.connect, "sqlite3.connect")(":memory:")
+    variants = [
+        ("plain", _nothing, plain.cursor().execute, _nothing),
+        ("codetrace construction", _codetrace_on, traced.cursor().execute, _nothing),
+    ]
+    try:
+        from opentelemetry.instrumentation.sqlite3 import SQLite3Instrumentor
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    except ImportError as exc:
+        print(f"OpenTelemetry sqlite3 row skipped: {exc}", file=sys.stderr)
+        return variants
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(NoopExporter()))  # type: ignore[arg-type]
+    instrumentor = SQLite3Instrumentor()
+    instrumentor.instrument(tracer_provider=provider)
+    otel_connection = sqlite3.connect(":memory:")  # opened instrumented: a traced proxy
+    instrumentor.uninstrument()  # the proxy checks it at each call: instrumented per batch
+    variants.append(
+        (
+            "OpenTelemetry SQLite3Instrumentor",
+            lambda: instrumentor.instrument(tracer_provider=provider),
+            otel_connection.cursor().execute,  # its proxy traces cursors only
+            instrumentor.uninstrument,
+        )
+    )
+    return variants
+
+
+def table(title: str, walls: dict[str, list[int]]) -> None:
+    median = {label: statistics.median(times) / 1e3 for label, times in walls.items()}
+    base = median["plain"]
+    added = {label: value - base for label, value in median.items()}
+    ours = added["codetrace construction"]
+    print(title)
+    print(f"| {'':36} | median µs | added µs | x codetrace construction |")
+    print(f"|{'-' * 38}|-----------|----------|--------------------------|")
+    for label, value in median.items():
+        ratio = "-" if label == "plain" or not ours else f"{added[label] / ours:.2f}"
+        print(f"| {label:36} | {value:9.2f} | {added[label]:8.2f} | {ratio:>24} |")
+    print()
+
+
+def run(rounds: int, calls: int, queries: int) -> None:
+    server, url = start_server()
+    try:
+        variants = http_variants()
+        for _label, setup, call, teardown in variants:  # warm-up, connections opened
+            setup()
+            batch(call, url, min(calls, 200))
+            teardown()
+        walls: dict[str, list[int]] = {label: [] for label, *_ in variants}
+        sql = sql_variants()
+        sql_walls: dict[str, list[int]] = {label: [] for label, *_ in sql}
+        for _label, setup, execute, teardown in sql:
+            setup()
+            sql_batch(execute, 500)
+            teardown()
+        for _ in range(rounds):
+            for label, setup, call, teardown in variants:
+                setup()
+                times, _cpu = batch(call, url, calls)
+                teardown()
+                walls[label].extend(times)
+            for label, setup, execute, teardown in sql:
+                setup()
+                sql_walls[label].extend(sql_batch(execute, queries))
+                teardown()
+        rt.reset()
+    finally:
+        server.kill()
+        server.wait()
+    table(f"requests Session.get, keep-alive loopback: {rounds} rounds x {calls} calls", walls)
+    table(
+        f'sqlite3 cursor.execute("SELECT ?", (1,)), in memory: {rounds} rounds x {queries}',
+        sql_walls,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--calls", type=int, default=2000, help="HTTP calls per variant per round")
+    parser.add_argument("--queries", type=int, default=20000, help="queries per variant per round")
+    args = parser.parse_args(argv)
+    run(max(1, args.rounds), max(1, args.calls), max(1, args.queries))
+
+
+if __name__ == "__main__":
+    main()
