@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
@@ -164,7 +165,7 @@ def _explain_json(result: FileResult) -> dict[str, object]:
         ],
         "unresolved": [
             {"line": u.line, "column": u.column, "method": u.method, "receiver": u.receiver,
-             "reason": u.reason}
+             "reason": u.reason, "evidence": _EVIDENCE[u.evidence]}
             for u in result.unresolved
         ],
     }
@@ -174,9 +175,17 @@ def _explain_json(result: FileResult) -> dict[str, object]:
 def explain_command(
     paths: PathsArg,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    show_all: Annotated[bool, typer.Option(
+        "--all", help="Also list the weak candidates (only a common method name matches).",
+    )] = False,
     rules: RulesOpt = None,
 ) -> None:
-    """Show, per file, what matched by which rule, and the candidates left unresolved and why."""
+    """Show, per file, what matched by which rule, and the candidates left unresolved and why.
+
+    Candidates come strongest evidence first; the weak ones (``item.get()``: only a common
+    method name matches) are counted, and listed with --all. Totals by rule and by reason end
+    the report.
+    """
     config, ruleset = _setup(paths, rules)
     job = Job("apply", tuple(paths), WriteBack.CHECK, config, ruleset, locate=True)
     from codetrace import _discover
@@ -187,6 +196,9 @@ def explain_command(
     documents = []
     sources = list(_discover.iter_sources(job.paths, config))
     project = new_project(job, sources)
+    by_rule: Counter[str] = Counter()
+    by_reason: Counter[str] = Counter()
+    strength: Counter[int] = Counter()
     for source in sources:
         result = process(job, source, prefilter, project)
         failed |= result.status == "error"
@@ -195,17 +207,48 @@ def explain_command(
         if as_json:
             documents.append(_explain_json(result))
             continue
+        by_rule.update(s.rule for s in result.sites if not s.skipped)
+        by_reason.update(u.reason for u in result.unresolved if u.evidence or show_all)
+        strength.update(u.evidence for u in result.unresolved)
+        shown = sorted((u for u in result.unresolved if u.evidence or show_all),
+                       key=lambda u: (-u.evidence, u.line, u.column))
+        if not (result.sites or shown or result.error):
+            continue
         print(result.path)
         if result.error:
             print(f"  error: line {result.line}: {result.error}")
         for s in result.sites:
             state = f"skipped: {s.skipped}" if s.skipped else s.advice
             print(f"  {s.line}:{s.column}  {s.rule:<16} {s.qname}  (by {s.how}; {state})")
-        for u in result.unresolved:
-            print(f"  {u.line}:{u.column}  unresolved       {u.receiver}.{u.method}()  {u.reason}")
+        for u in shown:
+            label = _EVIDENCE[u.evidence]
+            print(f"  {u.line}:{u.column}  unresolved ({label})  {u.receiver}.{u.method}()  "
+                  f"{u.reason}")
     if as_json:
         print(json.dumps(documents, indent=2))
+    else:
+        _explain_totals(by_rule, by_reason, strength, show_all)
     raise typer.Exit(EXIT_ERROR if failed else 0)
+
+
+_EVIDENCE = {2: "strong", 1: "some", 0: "weak"}
+
+
+def _explain_totals(
+    by_rule: Counter[str], by_reason: Counter[str], strength: Counter[int], show_all: bool
+) -> None:
+    matched = sum(by_rule.values())
+    print(f"\n{matched} sites matched" + (":" if matched else ""))
+    for rule, count in sorted(by_rule.items(), key=lambda item: (-item[1], item[0])):
+        print(f"  {count:>5}  {rule}")
+    unresolved = sum(strength.values())
+    parts = [f"{strength[level]} {_EVIDENCE[level]}" for level in (2, 1, 0) if strength[level]]
+    print(f"{unresolved} candidates unresolved" + (f" ({', '.join(parts)})" if parts else ""))
+    if strength[0] and not show_all:
+        print(f"  the {strength[0]} weak ones (only a common method name matches) are not "
+              "listed: --all lists them")
+    for reason, count in sorted(by_reason.items(), key=lambda item: (-item[1], item[0]))[:15]:
+        print(f"  {count:>5}  {reason}")
 
 
 def _version(value: bool) -> None:

@@ -227,3 +227,33 @@ def test_file_libcst_cannot_reproduce_is_left_alone(tree: Path) -> None:
     assert "odd.py:1: libcst does not reproduce this file byte for byte" in err
     assert (tree / "pkg" / "odd.py").read_bytes() == odd
     assert b"_codetrace" in (tree / "pkg" / "client.py").read_bytes()
+
+
+def test_explain_ranks_candidates_and_totals(tmp_path: Path) -> None:
+    """Strong candidates first, weak ones counted but listed only with --all, decorators never,
+    totals by rule and by reason at the end."""
+    source = tmp_path / "m.py"
+    source.write_text(
+        "import requests\n"
+        "from app import bp\n\n"
+        "@bp.get('/')\n"
+        "def index(item, session, rows):\n"
+        "    item.get('k')\n"
+        "    rows.executemany('x', [])\n"
+        "    session.get('u')\n"
+        "    return requests.get('u')\n"
+    )
+    code, out, _ = run("explain", str(tmp_path))
+    assert code == 0
+    lines = out.splitlines()
+    strong = next(i for i, line in enumerate(lines) if "session.get()" in line)
+    some = next(i for i, line in enumerate(lines) if "rows.executemany()" in line)
+    assert strong < some and "(strong)" in lines[strong] and "(some)" in lines[some]
+    assert "item.get()" not in out and "bp.get" not in out
+    assert "1 sites matched:" in out and "3 candidates unresolved (1 strong, 1 some, 1 weak)" in out
+    assert "--all lists them" in out
+    _, everything, _ = run("explain", "--all", str(tmp_path))
+    assert "item.get()" in everything and "(weak)" in everything and "bp.get" not in everything
+    _, as_json, _ = run("explain", "--json", str(tmp_path))
+    evidence = {u["receiver"]: u["evidence"] for d in json.loads(as_json) for u in d["unresolved"]}
+    assert evidence == {"session": "strong", "rows": "some", "item": "weak"}
