@@ -25,7 +25,7 @@ over lives apart (``_model``).
 from __future__ import annotations
 
 import builtins
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import libcst as cst
 
@@ -80,6 +80,9 @@ _ASYNC_MANAGERS = frozenset({
 })
 
 
+_Same = Callable[[Value, Value], bool]
+
+
 class Resolver:
     """Evaluates expressions against scopes, the project's modules and the rules' types.
 
@@ -89,11 +92,22 @@ class Resolver:
     def __init__(self, ruleset: RuleSet, project: Project) -> None:
         self.ruleset = ruleset
         self.project = project
+        self._rule_of = ruleset.by_call()
         self.tiers: set[int] = set()
         self._active: set[tuple[int, str]] = set()
         self._memo: dict[tuple[int, str], tuple[Value, frozenset[int]]] = {}
         self._subclass_cache: dict[str, list[ClassInfo]] = {}
         self._cycled = False
+
+    def _same(self, a: Value, b: Value) -> bool:
+        """Values agree when equal, or when both are callees one rule matches
+        (``requests.post if c else requests.get``: either way a ``requests.send`` call)."""
+        if a == b:
+            return True
+        if isinstance(a, Ref) and isinstance(b, Ref):
+            rule = self._rule_of.get(a.qname)
+            return rule is not None and rule is self._rule_of.get(b.qname)
+        return False
 
     def begin(self) -> None:
         self.tiers = set()
@@ -143,19 +157,21 @@ class Resolver:
             callee = self.evaluate(node.func, scope)
             if callee == Ref("importlib.import_module"):
                 return self._imported(node)
+            if callee == Ref("builtins.getattr") and len(node.args) == 2:
+                return self._getattr(node.args[0].value, node.args[1].value, scope)
             if callee == Ref("typing.cast") and node.args:
                 # ``typing.cast(T, value)`` is a T to every type checker; so it is here
                 return self.annotation(node.args[0].value, scope)
             return self.call(callee)
         if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.Or):
             return _one_of([self.evaluate(node.left, scope), self.evaluate(node.right, scope)],
-                           "`or` of different things")
+                           "`or` of different things", self._same)
         if isinstance(node, cst.IfExp):
             if self.evaluate(node.test, scope) == Ref("typing.TYPE_CHECKING"):
                 # ``Base = requests.Session if TYPE_CHECKING else object``: the static type
                 return self.evaluate(node.body, scope)
             return _one_of([self.evaluate(node.body, scope), self.evaluate(node.orelse, scope)],
-                           "conditional of different things")
+                           "conditional of different things", self._same)
         if isinstance(node, cst.Await):
             return Unknown("an awaited value")
         literal = _LITERAL_TYPES.get(type(node))
@@ -216,7 +232,7 @@ class Resolver:
         if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitOr):
             return _one_of(
                 [self.annotation(node.left, scope), self.annotation(node.right, scope)],
-                "union of several types",
+                "union of several types", self._same,
             )
         if isinstance(node, cst.Name) and node.value == "None":
             return NONE
@@ -228,7 +244,7 @@ class Resolver:
                     for el in node.slice
                     if isinstance(el.slice, cst.Index)
                 ]
-                return _one_of(members, "union of several types")
+                return _one_of(members, "union of several types", self._same)
             if isinstance(head, Ref):
                 return Inst(self.ruleset.canonical(head.qname))
             return Unknown("generic annotation")
@@ -271,7 +287,7 @@ class Resolver:
 
     def _agree(self, name: str, bindings: Sequence[Binding]) -> Value:
         values = [self._binding_value(b) for b in bindings if b.kind != "none"]
-        return _agree(name, values)
+        return _agree(name, values, self._same)
 
     def _binding_value(self, binding: Binding) -> Value:
         kind = binding.kind
@@ -313,6 +329,44 @@ class Resolver:
         if kind == "none":
             return NONE
         return Unknown(binding.reason or "bound in a way that is not resolved")
+
+    def _getattr(
+        self, obj: cst.BaseExpression, name: cst.BaseExpression, scope: Scope
+    ) -> Value:
+        """``getattr(obj, "get")``, or ``getattr(obj, method)`` where ``method`` can only be
+        one of some literal names: the attribute, when every name gives the same rule's."""
+        names = self._literal_strings(name, scope)
+        if not names:
+            return Unknown("getattr() with a name that is not a known string")
+        base = self.evaluate(obj, scope)
+        return _one_of([self.attribute(base, n) for n in sorted(names)],
+                       "getattr() of names that are different things", self._same)
+
+    def _literal_strings(self, node: cst.BaseExpression, scope: Scope) -> set[str]:
+        """The strings ``node`` can be: a literal, or a name bound only to literals or annotated
+        ``Literal["a", "b"]``. Empty when it can be anything else."""
+        if isinstance(node, cst.SimpleString):
+            value = node.evaluated_value
+            return {value} if isinstance(value, str) else set()
+        if not isinstance(node, cst.Name):
+            return set()
+        bindings = _find_bindings(node.value, scope)
+        found: set[str] = set()
+        for binding in bindings or ():
+            if binding.kind == "value" and isinstance(binding.node, cst.SimpleString):
+                found |= self._literal_strings(binding.node, binding.scope)
+            elif binding.kind == "annotation" and isinstance(binding.node, cst.Subscript) \
+                    and self.evaluate(binding.node.value, binding.scope) == Ref("typing.Literal"):
+                for element in binding.node.slice:
+                    if not isinstance(element.slice, cst.Index):
+                        return set()
+                    literal = self._literal_strings(element.slice.value, binding.scope)
+                    if not literal:
+                        return set()
+                    found |= literal
+            else:
+                return set()
+        return found
 
     def _managed(self, node: cst.BaseExpression, scope: Scope, is_async: bool) -> Value | None:
         """``with f() as x`` where ``f`` is a project function that declares what ``x`` is:
@@ -420,7 +474,7 @@ class Resolver:
             self._active.discard(key)
         if not values:
             return Unknown(f"{function.qname} returns nothing")
-        return _agree(f"{function.qname}()", values)
+        return _agree(f"{function.qname}()", values, self._same)
 
     def _enclosing_class(self, scope: Scope) -> ClassInfo | None:
         """The class whose method (or a lambda/comprehension in it) ``scope`` belongs to."""
@@ -533,23 +587,23 @@ def _is_super(node: cst.BaseExpression) -> bool:
     )
 
 
-def _one_of(values: Sequence[Value], different: str) -> Value:
+def _one_of(values: Sequence[Value], different: str, same: _Same) -> Value:
     real = [v for v in values if v not in (NONE, CYCLE)]
     if not real:
         return CYCLE if CYCLE in values else NONE
     first = real[0]
-    if all(v == first for v in real[1:]):
+    if all(same(v, first) for v in real[1:]):
         return first
     unknown = next((v for v in real if isinstance(v, Unknown)), None)
     return unknown if unknown is not None else Unknown(different)
 
 
-def _agree(name: str, values: Sequence[Value]) -> Value:
+def _agree(name: str, values: Sequence[Value], same: _Same) -> Value:
     real = [v for v in values if v not in (NONE, CYCLE)]
     if not real:
         return CYCLE if CYCLE in values else Unknown(f"`{name}` is only ever None")
     first = real[0]
-    if all(v == first for v in real[1:]):
+    if all(same(v, first) for v in real[1:]):
         return first
     unknown = next((v for v in real if isinstance(v, Unknown)), None)
     if unknown is not None:
