@@ -351,7 +351,7 @@ class _Collector(cst.CSTVisitor):
                 package = package.rpartition(".")[0]
             base = ".".join(part for part in (package, base) if part)
         if isinstance(node.names, cst.ImportStar):
-            self.scope.star_import = True
+            self.scope.star_imports.append(base)
             return
         for alias in node.names:
             name = (dotted_name(alias.name) or "")

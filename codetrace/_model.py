@@ -81,7 +81,8 @@ class Scope:
     dotted: dict[str, list[Binding]] = field(default_factory=dict)
     globals: set[str] = field(default_factory=set)
     nonlocals: set[str] = field(default_factory=set)
-    star_import: bool = False
+    #: modules ``from M import *`` imports here, in order
+    star_imports: list[str] = field(default_factory=list)
 
     def module(self) -> Scope:
         scope = self

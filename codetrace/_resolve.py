@@ -258,8 +258,8 @@ class Resolver:
         """The value of ``name`` seen from ``scope``, by Python's scoping rules."""
         found = _find_bindings(name, scope)
         if found is None:
-            if scope.module().star_import:
-                return Unknown(f"`{name}` may come from a star import")
+            if scope.module().star_imports:
+                return self._star(name, scope.module().star_imports)
             if hasattr(builtins, name):
                 return Ref(f"builtins.{name}")
             return Unknown(f"`{name}` is not bound in this module")
@@ -284,6 +284,28 @@ class Resolver:
         if not cycled:
             self._memo[key] = (value, frozenset(inner_tiers))
         return value
+
+    def _star(self, name: str, modules: Sequence[str]) -> Value:
+        """``name`` from ``from M import *``: the last project module that binds it (Python's
+        own order), or a rule library's callee or type; else unknown."""
+        for module in reversed(modules):
+            canonical = self.ruleset.canonical(f"{module}.{name}")
+            if module.split(".", 1)[0] in self.ruleset.modules:
+                if canonical in self._rule_of or canonical in self.ruleset.returns:
+                    self.tiers.add(1)
+                    return Ref(canonical)
+                return Unknown(f"`{name}` may come from a star import of {module}")
+            scope = self.project.module_scope(module)
+            if scope is None:
+                return Unknown(f"`{name}` may come from a star import of {module}")
+            if name in scope.bindings and not name.startswith("_"):
+                self.tiers.add(5)
+                return self.lookup(name, scope)
+            if scope.star_imports:
+                return Unknown(f"`{name}` may come from a star import of {module}")
+        if hasattr(builtins, name):
+            return Ref(f"builtins.{name}")
+        return Unknown(f"`{name}` may come from a star import")
 
     def _agree(self, name: str, bindings: Sequence[Binding]) -> Value:
         values = [self._binding_value(b) for b in bindings if b.kind != "none"]

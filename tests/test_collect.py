@@ -232,9 +232,9 @@ def test_scope_kinds_and_qualnames() -> None:
 
 def test_star_import_and_dotted() -> None:
     facts = _facts("from x import *\ng.db = 1\n")
-    assert facts.module_scope.star_import
+    assert facts.module_scope.star_imports == ["x"]
     assert list(facts.module_scope.dotted) == ["g.db"]
-    assert not _facts("from x import y\n").module_scope.star_import
+    assert not _facts("from x import y\n").module_scope.star_imports
 
 
 # ----- # codetrace: ignore -----------------------------------------------------------------------

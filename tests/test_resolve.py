@@ -105,8 +105,8 @@ IMPORTS_UNKNOWN = [
                  id="unbound"),
     pytest.param("def f():\n    import requests\nrequests.get(u)\n", "requests.get",
                  "`requests` is not bound", id="import_in_another_scope"),
-    pytest.param("from requests import *\nget(u)\n", "get", "may come from a star import",
-                 id="star_import"),
+    pytest.param("from requests import *\nadapters.get(u)\n", "adapters.get",
+                 "may come from a star import of requests", id="star_import"),
     pytest.param("from os import *\nopen(p)\n", "open", "may come from a star import",
                  id="star_import_hides_builtins"),
 ]
@@ -788,6 +788,10 @@ SUBCLASS = {
 CROSS_MODULE = [
     pytest.param(APP, "main", "from app.http import session\nsession.get(u)\n", "session.get",
                  SESSION_GET, {1, 2, 5}, id="from_import"),
+    pytest.param(APP, "main", "from app.http import *\nsession.get(u)\n", "session.get",
+                 SESSION_GET, {1, 2, 5}, id="star_import_of_a_project_module"),
+    pytest.param(APP, "main", "from requests import *\nsession = Session()\nsession.get(u)\n",
+                 "session.get", SESSION_GET, {1, 2}, id="star_import_of_the_library"),
     pytest.param(APP, "main", "import app.http\napp.http.session.get(u)\n",
                  "app.http.session.get", SESSION_GET, {1, 2, 5}, id="import_dotted"),
     pytest.param(APP, "main", "from app import http\nhttp.session.get(u)\n", "http.session.get",
@@ -836,7 +840,7 @@ CROSS_MODULE_UNKNOWN = [
         id="import_cycle"),
     pytest.param(
         {"app/__init__.py": "", "app/http.py": "from requests import *\n"},
-        "from app.http import get\nget(u)\n", "get", "may come from a star import",
+        "from app.http import fetch\nfetch(u)\n", "fetch", "may come from a star import",
         id="star_import_there"),
     pytest.param(
         {"app/__init__.py": "", "app/http.py": "def broken(:\n"},
