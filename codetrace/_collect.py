@@ -283,8 +283,10 @@ class _Collector(cst.CSTVisitor):
                     "annotation", self.scope.parent or self.scope, param.annotation.annotation))
             else:
                 self._bind(name, Binding(
-                    "opaque", self.scope, param.name,
-                    reason=f"`{name}` is a parameter without an annotation"))
+                    "param", self.scope, param.name,
+                    qname=function.qname if function is not None else "",
+                    reason=f"`{name}` is a parameter without an annotation",
+                    position=index if param in positional else -1, default=param.default))
         for star in (params.star_arg, params.star_kwarg):
             if isinstance(star, cst.Param):
                 self._bind(star.name.value, Binding(

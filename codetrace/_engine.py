@@ -69,7 +69,7 @@ def _transform(
         file.project.add(file.module_name, facts)
     scope: Project = (
         file.project if file.project is not None
-        else SingleModule(facts.classes, facts.functions)
+        else SingleModule(facts.classes, facts.functions, facts.calls)
     )
     found = match(facts, file.ruleset, scope)
     plan, outcomes = _plan(found, file)

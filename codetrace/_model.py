@@ -52,6 +52,7 @@ TIER_NAMES = {
     3: "self/class attribute",
     4: "return type",
     5: "cross-module",
+    6: "project call sites",
 }
 
 
@@ -59,7 +60,9 @@ TIER_NAMES = {
 class Binding:
     """One way a name gets bound: evaluated lazily, since it may depend on other names.
 
-    kinds: import | value | annotation | enter | aenter | def | class | self | cls | opaque | none
+    kinds: import | value | annotation | enter | aenter | def | class | self | cls | param |
+    opaque | none. A ``param`` (a parameter without an annotation) names its function in
+    ``qname``, its position (-1: keyword-only) and its default.
     """
 
     kind: str
@@ -67,6 +70,8 @@ class Binding:
     node: cst.BaseExpression | None = None
     qname: str = ""
     reason: str = ""
+    position: int = -1
+    default: cst.BaseExpression | None = None
 
 
 @dataclass(eq=False)
@@ -163,6 +168,10 @@ class Project(Protocol):
         """The classes defined in the module that defines ``qname`` (subclass checks)."""
         ...
 
+    def calls_in(self, module: str) -> Sequence[CallSite]:
+        """The calls module ``module`` makes (typing parameters from their callers)."""
+        ...
+
 
 def dotted_name(node: cst.BaseExpression) -> str | None:
     """``a.b.c`` as text when ``node`` is a plain attribute chain of names, else None."""
@@ -194,9 +203,11 @@ class SingleModule:
         self,
         classes: dict[str, ClassInfo] | None = None,
         functions: dict[str, FunctionInfo] | None = None,
+        calls: Sequence[CallSite] = (),
     ) -> None:
         self.classes = classes or {}
         self.functions = functions or {}
+        self.calls = calls
 
     def module_exists(self, name: str) -> bool:
         return False
@@ -212,6 +223,9 @@ class SingleModule:
 
     def sibling_classes(self, qname: str) -> Sequence[ClassInfo]:
         return list(self.classes.values())
+
+    def calls_in(self, module: str) -> Sequence[CallSite]:
+        return self.calls
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from codetrace._collect import ModuleFacts, collect
-from codetrace._model import ClassInfo, FunctionInfo, Scope
+from codetrace._model import CallSite, ClassInfo, FunctionInfo, Scope
 from codetrace._prefilter import Prefilter, Reach
 from codetrace._source import parse
 
@@ -108,6 +108,10 @@ class ProjectIndex:
     def function_info(self, qname: str) -> FunctionInfo | None:
         facts = self._owner(qname)
         return facts.functions.get(qname) if facts else None
+
+    def calls_in(self, module: str) -> Sequence[CallSite]:
+        facts = self.facts(module)
+        return facts.calls if facts else ()
 
     def sibling_classes(self, qname: str) -> Sequence[ClassInfo]:
         facts = self._owner(qname)

@@ -93,6 +93,7 @@ class Resolver:
         self.ruleset = ruleset
         self.project = project
         self._rule_of = ruleset.by_call()
+        self._caller_index: dict[str, dict[str, list[tuple[cst.Call, Scope, int]]] | None] = {}
         self.tiers: set[int] = set()
         self._active: set[tuple[int, str]] = set()
         self._memo: dict[tuple[int, str], tuple[Value, frozenset[int]]] = {}
@@ -348,6 +349,8 @@ class Resolver:
                     return self._returns(method)
                 return Unknown(f"what {entered.type}.{dunder}() returns is not declared")
             return entered
+        if kind == "param":
+            return self._from_callers(binding)
         if kind == "none":
             return NONE
         return Unknown(binding.reason or "bound in a way that is not resolved")
@@ -421,6 +424,101 @@ class Resolver:
             return None
         self.tiers.add(4)
         return self.annotation(first.value, function.outer)
+
+    # ----- parameters typed from the project's own call sites ---------------------------------
+    def _from_callers(self, binding: Binding) -> Value:
+        """An unannotated parameter: what every call of its function in its module passes.
+
+        Sound only as far as those calls are all the calls; the adapters verify at run time
+        that a callee is the library's (DESIGN.md). A caller passing ``*args``/``**kwargs``,
+        or none at all, leaves the parameter unknown.
+        """
+        unknown = Unknown(binding.reason or "a parameter without an annotation")
+        function = self.project.function_info(binding.qname) if binding.qname else None
+        if function is None:
+            return unknown
+        key = (id(binding), "<callers>")
+        if key in self._active:
+            return self._cycle()
+        self._active.add(key)
+        try:
+            index = self._callers(function.scope.module().qualname)
+            if index is None:  # met while that index is being built: decided by the others
+                return self._cycle()
+            callers = index.get(function.qname, [])
+            if not callers:
+                return unknown
+            name = binding.node.value if isinstance(binding.node, cst.Name) else ""
+            values: list[Value] = []
+            for call, scope, offset in callers:
+                argument = _argument(call, binding.position - offset, name)
+                if argument is _SPREAD:
+                    return Unknown(f"`{name}` is passed through *args or **kwargs")
+                if argument is None:
+                    if binding.default is None:
+                        return unknown
+                    values.append(self.evaluate(binding.default, function.outer))
+                else:
+                    assert isinstance(argument, cst.BaseExpression)
+                    values.append(self.evaluate(argument, scope))
+            self.tiers.add(6)
+            return _agree(name, values, self._same)
+        finally:
+            self._active.discard(key)
+
+    def _callers(self, module: str) -> dict[str, list[tuple[cst.Call, Scope, int]]] | None:
+        """Per project function of ``module``: the calls of it made in ``module``, each with
+        the number of leading parameters the call does not pass (``self`` when bound).
+        None while the index of ``module`` is being built."""
+        if module in self._caller_index:
+            return self._caller_index[module]
+        self._caller_index[module] = None
+        index: dict[str, list[tuple[cst.Call, Scope, int]]] = {}
+        for site in self.project.calls_in(module):
+            unwrapped = _advice.unwrap(site.node)
+            call = unwrapped if isinstance(unwrapped, cst.Call) else site.node
+            target = self._called_function(call, site.scope)
+            if target is not None:
+                index.setdefault(target[0], []).append((call, site.scope, target[1]))
+        self._caller_index[module] = index
+        return index
+
+    def _called_function(self, call: cst.Call, scope: Scope) -> tuple[str, int] | None:
+        """The project function ``call`` calls and how many leading parameters it binds."""
+        func = call.func
+        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
+            # ``Base.__init__(self, ...)`` names Base's own, whatever subclasses override
+            named = self.evaluate(func.value, scope)
+            if isinstance(named, Ref) and self.project.class_info(named.qname) is not None:
+                own = self._member(named.qname, func.attr.value, set(), instance=False)
+                if isinstance(own, Ref) and self.project.function_info(own.qname):
+                    kind = self.project.function_info(own.qname)
+                    assert kind is not None
+                    return own.qname, 1 if kind.kind == "classmethod" else 0
+        callee = self.evaluate(call.func, scope)
+        if not isinstance(callee, Ref):
+            return None
+        if self.project.class_info(callee.qname) is not None:  # a construction: __init__
+            init = self._member(callee.qname, "__init__", set(), instance=False)
+            return (init.qname, 1) if isinstance(init, Ref) else None
+        function = self.project.function_info(callee.qname)
+        if function is None:
+            return None
+        if function.kind in ("function", "staticmethod"):
+            return function.qname, 0
+        if function.kind == "classmethod":
+            return function.qname, 1
+        func = call.func
+        if isinstance(func, cst.Attribute):
+            receiver = func.value
+            if _is_super(receiver):
+                return function.qname, 1
+            base = self.evaluate(receiver, scope)
+            if isinstance(base, Inst):
+                return function.qname, 1
+            if isinstance(base, Ref) and self.project.class_info(base.qname) is not None:
+                return function.qname, 0  # ``Base.__init__(self, ...)``: self passed by hand
+        return None
 
     def _dotted_bindings(self, dotted: str, scope: Scope) -> list[Binding] | None:
         """``g.db`` assigned in this function (or at module level) before it is read here."""
@@ -531,16 +629,17 @@ class Resolver:
         self._subclass_cache[cls] = found
         return found
 
-    def _member(self, cls: str, attr: str, seen: set[str]) -> Value:
+    def _member(self, cls: str, attr: str, seen: set[str], instance: bool = True) -> Value:
         """``attr`` on a project class or its instances: own body, ``self.x``, then bases.
 
-        A subclass in the same module that defines ``attr`` too makes it unresolved: at run
-        time the object may be an instance of that subclass.
+        On an instance, a subclass in the same module that defines ``attr`` too makes it
+        unresolved: at run time the object may be an instance of that subclass. On the class
+        itself (``Base.__init__``) it is the class's own.
         """
         info = self.project.class_info(cls)
         if info is None or cls in seen:
             return Unknown(f"class {cls} is not resolved")
-        if not seen:
+        if not seen and instance:
             for sub in self._subclasses(cls):
                 if attr in sub.scope.bindings or attr in sub.instance_attrs:
                     return Unknown(f"`{attr}` is overridden in subclass {sub.qname}")
@@ -597,6 +696,26 @@ class Resolver:
             if isinstance(base, Unknown):
                 return Unknown(f"a base class of {cls} is not resolved: {base.reason}")
         return Unknown(f"no attribute `{attr}` on {cls}")
+
+
+_SPREAD = object()
+
+
+def _argument(call: cst.Call, position: int, name: str) -> cst.BaseExpression | object | None:
+    """The argument ``call`` passes for the parameter at ``position`` (-1: keyword-only) named
+    ``name``: an expression, None when it passes none, :data:`_SPREAD` when ``*``/``**`` may."""
+    index = 0
+    for arg in call.args:
+        if arg.star:
+            return _SPREAD
+        if arg.keyword is not None:
+            if arg.keyword.value == name:
+                return arg.value
+            continue
+        if index == position:
+            return arg.value
+        index += 1
+    return None
 
 
 def _is_super(node: cst.BaseExpression) -> bool:

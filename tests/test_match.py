@@ -36,7 +36,7 @@ def _match(source: str, ruleset: RuleSet, project: Project | None = None,
            construction: bool = False) -> Matches:
     facts = _facts(source)
     rules = ruleset if construction else ruleset.without(CONSTRUCTION)
-    return match(facts, rules, project or SingleModule(facts.classes, facts.functions))
+    return match(facts, rules, project or SingleModule(facts.classes, facts.functions, facts.calls))
 
 
 def _sites(matches: Matches) -> list[tuple[str, str, str, str]]:
@@ -245,5 +245,6 @@ def test_cross_module_how(ruleset: RuleSet, tmp_path: Path) -> None:
     ]
     # without the project, `app.http.session.get` is taken for another library's function:
     # neither a site nor a candidate
-    assert match(facts, ruleset, SingleModule(facts.classes, facts.functions)) == Matches(
+    single = SingleModule(facts.classes, facts.functions, facts.calls)
+    assert match(facts, ruleset, single) == Matches(
         (), (), 0)

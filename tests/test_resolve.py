@@ -49,7 +49,8 @@ def _evaluate(
 
 def _resolve(source: str, expression: str, ruleset: RuleSet) -> tuple[Value, set[int]]:
     facts = _facts(source)
-    return _evaluate(facts, ruleset, SingleModule(facts.classes, facts.functions), expression)
+    single = SingleModule(facts.classes, facts.functions, facts.calls)
+    return _evaluate(facts, ruleset, single, expression)
 
 
 def _check_resolved(source: str, expression: str, expected: Value, ruleset: RuleSet) -> None:
@@ -767,7 +768,7 @@ def test_tiers(source: str, expression: str, tiers: set[int], ruleset: RuleSet) 
 
 def test_begin_resets_tiers(ruleset: RuleSet) -> None:
     facts = _facts("import requests\ns = requests.Session()\ns.get(u)\n")
-    resolver = Resolver(ruleset, SingleModule(facts.classes, facts.functions))
+    resolver = Resolver(ruleset, SingleModule(facts.classes, facts.functions, facts.calls))
     call = facts.calls[-1]
     resolver.evaluate(call.node.func, call.scope)
     assert resolver.tiers == {1, 2}
@@ -881,3 +882,63 @@ def test_cross_module_unknown(
     value, _ = _evaluate(facts, ruleset, project, expression)
     assert isinstance(value, Unknown), value
     assert reason in value.reason
+
+
+# ----- tier 6: unannotated parameters typed from the module's own calls --------------------
+S = "import requests, httpx\n"
+FROM_CALLERS = [
+    pytest.param(S + "def f(s):\n    s.get(u)\nf(requests.Session())\nf(requests.Session())\n",
+                 "s.get", SESSION_GET, id="every_caller_agrees"),
+    pytest.param(S + "def f(x, s=None):\n    s.get(u)\nf(1, s=requests.Session())\n",
+                 "s.get", SESSION_GET, id="keyword_argument"),
+    pytest.param(S + "D = requests.Session()\ndef f(s=D):\n    s.get(u)\nf()\n",
+                 "s.get", SESSION_GET, id="default_when_not_passed"),
+    pytest.param(S + "class C:\n    def m(self, s):\n        s.get(u)\n"
+                 "C().m(requests.Session())\n", "s.get", SESSION_GET, id="bound_method"),
+    pytest.param(S + "class B:\n    def __init__(self, make):\n        self.c = make()\n"
+                 "    def go(self):\n        self.c.get(u)\n"
+                 "class C(B):\n    def __init__(self):\n        super().__init__(httpx.Client)\n",
+                 "self.c.get", CLIENT_GET, id="class_passed_to_super_init"),
+    pytest.param(S + "class B:\n    def __init__(self, s):\n        self.s = s\n"
+                 "    def go(self):\n        self.s.get(u)\nB(requests.Session())\n",
+                 "self.s.get", SESSION_GET, id="constructor_argument"),
+    pytest.param(S + "class B:\n    def __init__(self, s):\n        self.s = s\n"
+                 "    def go(self):\n        self.s.get(u)\n"
+                 "class C(B):\n    def __init__(self):\n"
+                 "        B.__init__(self, requests.Session())\n",
+                 "self.s.get", SESSION_GET, id="explicit_base_init"),
+    pytest.param(S + "def f(s):\n    s.get(u)\n"
+                 "f(requests.Session() if c else requests.Session())\n",
+                 "s.get", SESSION_GET, id="conditional_argument_agrees"),
+]
+
+FROM_CALLERS_UNKNOWN = [
+    pytest.param(S + "def f(s):\n    s.get(u)\n", "s.get", "parameter without an annotation",
+                 id="no_caller"),
+    pytest.param(S + "def f(s):\n    s.get(u)\nf(requests.Session())\nf(httpx.Client())\n",
+                 "s.get", "bound to different things", id="callers_disagree"),
+    pytest.param(S + "def f(s):\n    s.get(u)\nf(requests.Session())\nf(*args)\n",
+                 "s.get", "*args or **kwargs", id="spread_arguments"),
+    pytest.param(S + "def f(s):\n    s.get(u)\nf(requests.Session())\nf(thing)\n",
+                 "s.get", "not resolved", id="one_caller_unknown"),
+    pytest.param(S + "def f(s):\n    s.get(u)\nf()\n", "s.get", "parameter without an annotation",
+                 id="not_passed_no_default"),
+    pytest.param(S + "g = lambda s: s.get(u)\ng(requests.Session())\n", "s.get",
+                 "parameter without an annotation", id="lambda_parameters_stay_unknown"),
+]
+
+
+@pytest.mark.parametrize(("source", "expression", "expected"), FROM_CALLERS)
+def test_parameters_from_callers(
+    source: str, expression: str, expected: Value, ruleset: RuleSet
+) -> None:
+    value, tiers = _resolve(source, expression, ruleset)
+    assert value == expected
+    assert 6 in tiers
+
+
+@pytest.mark.parametrize(("source", "expression", "reason"), FROM_CALLERS_UNKNOWN)
+def test_parameters_from_callers_unknown(
+    source: str, expression: str, reason: str, ruleset: RuleSet
+) -> None:
+    _check_unknown(source, expression, reason, ruleset)
