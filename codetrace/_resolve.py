@@ -81,6 +81,7 @@ _ASYNC_MANAGERS = frozenset({
 
 
 _Same = Callable[[Value, Value], bool]
+_Order = Callable[[list[Value]], list[Value]]
 
 
 class Resolver:
@@ -108,7 +109,18 @@ class Resolver:
         if isinstance(a, Ref) and isinstance(b, Ref):
             rule = self._rule_of.get(a.qname)
             return rule is not None and rule is self._rule_of.get(b.qname)
+        if isinstance(a, Inst) and isinstance(b, Inst):
+            # ``client or Wrapper()`` where Wrapper is a project subclass of client's library
+            # class: the first is kept, and :func:`_one_of`/:func:`_agree` put subclasses first
+            return (self.constructed_base(a.type, (b.type,)) is not None
+                    or self.constructed_base(b.type, (a.type,)) is not None)
         return False
+
+    def _derived_first(self, values: Sequence[Value]) -> list[Value]:
+        """Project subclasses before the classes they derive from, so agreement keeps the
+        most derived type (an override in it is then seen, not the library's method)."""
+        return sorted(values, key=lambda v: 0 if isinstance(v, Inst)
+                      and self.project.class_info(v.type) is not None else 1)
 
     def begin(self) -> None:
         self.tiers = set()
@@ -166,13 +178,13 @@ class Resolver:
             return self.call(callee)
         if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.Or):
             return _one_of([self.evaluate(node.left, scope), self.evaluate(node.right, scope)],
-                           "`or` of different things", self._same)
+                           "`or` of different things", self._same, self._derived_first)
         if isinstance(node, cst.IfExp):
             if self.evaluate(node.test, scope) == Ref("typing.TYPE_CHECKING"):
                 # ``Base = requests.Session if TYPE_CHECKING else object``: the static type
                 return self.evaluate(node.body, scope)
             return _one_of([self.evaluate(node.body, scope), self.evaluate(node.orelse, scope)],
-                           "conditional of different things", self._same)
+                           "conditional of different things", self._same, self._derived_first)
         if isinstance(node, cst.Await):
             return Unknown("an awaited value")
         literal = _LITERAL_TYPES.get(type(node))
@@ -233,7 +245,7 @@ class Resolver:
         if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitOr):
             return _one_of(
                 [self.annotation(node.left, scope), self.annotation(node.right, scope)],
-                "union of several types", self._same,
+                "union of several types", self._same, self._derived_first,
             )
         if isinstance(node, cst.Name) and node.value == "None":
             return NONE
@@ -245,7 +257,7 @@ class Resolver:
                     for el in node.slice
                     if isinstance(el.slice, cst.Index)
                 ]
-                return _one_of(members, "union of several types", self._same)
+                return _one_of(members, "union of several types", self._same, self._derived_first)
             if isinstance(head, Ref):
                 return Inst(self.ruleset.canonical(head.qname))
             return Unknown("generic annotation")
@@ -310,7 +322,7 @@ class Resolver:
 
     def _agree(self, name: str, bindings: Sequence[Binding]) -> Value:
         values = [self._binding_value(b) for b in bindings if b.kind != "none"]
-        return _agree(name, values, self._same)
+        return _agree(name, values, self._same, self._derived_first)
 
     def _binding_value(self, binding: Binding) -> Value:
         kind = binding.kind
@@ -365,7 +377,8 @@ class Resolver:
             return Unknown("getattr() with a name that is not a known string")
         base = self.evaluate(obj, scope)
         return _one_of([self.attribute(base, n) for n in sorted(names)],
-                       "getattr() of names that are different things", self._same)
+                       "getattr() of names that are different things", self._same,
+                       self._derived_first)
 
     def _literal_strings(self, node: cst.BaseExpression, scope: Scope) -> set[str]:
         """The strings ``node`` can be: a literal, or a name bound only to literals or annotated
@@ -462,7 +475,7 @@ class Resolver:
                     assert isinstance(argument, cst.BaseExpression)
                     values.append(self.evaluate(argument, scope))
             self.tiers.add(6)
-            return _agree(name, values, self._same)
+            return _agree(name, values, self._same, self._derived_first)
         finally:
             self._active.discard(key)
 
@@ -594,7 +607,7 @@ class Resolver:
             self._active.discard(key)
         if not values:
             return Unknown(f"{function.qname} returns nothing")
-        return _agree(f"{function.qname}()", values, self._same)
+        return _agree(f"{function.qname}()", values, self._same, self._derived_first)
 
     def _enclosing_class(self, scope: Scope) -> ClassInfo | None:
         """The class whose method (or a lambda/comprehension in it) ``scope`` belongs to."""
@@ -728,8 +741,8 @@ def _is_super(node: cst.BaseExpression) -> bool:
     )
 
 
-def _one_of(values: Sequence[Value], different: str, same: _Same) -> Value:
-    real = [v for v in values if v not in (NONE, CYCLE)]
+def _one_of(values: Sequence[Value], different: str, same: _Same, order: _Order = list) -> Value:
+    real = order([v for v in values if v not in (NONE, CYCLE)])
     if not real:
         return CYCLE if CYCLE in values else NONE
     first = real[0]
@@ -739,8 +752,8 @@ def _one_of(values: Sequence[Value], different: str, same: _Same) -> Value:
     return unknown if unknown is not None else Unknown(different)
 
 
-def _agree(name: str, values: Sequence[Value], same: _Same) -> Value:
-    real = [v for v in values if v not in (NONE, CYCLE)]
+def _agree(name: str, values: Sequence[Value], same: _Same, order: _Order = list) -> Value:
+    real = order([v for v in values if v not in (NONE, CYCLE)])
     if not real:
         return CYCLE if CYCLE in values else Unknown(f"`{name}` is only ever None")
     first = real[0]

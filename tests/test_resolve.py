@@ -942,3 +942,19 @@ def test_parameters_from_callers_unknown(
     source: str, expression: str, reason: str, ruleset: RuleSet
 ) -> None:
     _check_unknown(source, expression, reason, ruleset)
+
+
+# ----- a library object or a project subclass of its class: the subclass is kept ------------------
+SUBCLASS_JOIN = [
+    pytest.param(S + "class W(httpx.Client):\n    pass\n"
+                 "def f(c: httpx.Client | None):\n    client = c or W()\n    client.send(r)\n",
+                 "client.send", Ref("httpx.Client.send"), id="or_with_a_subclass"),
+    pytest.param(S + "class W(httpx.Client):\n    def send(self, r):\n        pass\n"
+                 "def f(c: httpx.Client | None):\n    client = c or W()\n    client.send(r)\n",
+                 "client.send", Ref("m.W.send"), id="override_in_the_subclass_is_seen"),
+]
+
+
+@pytest.mark.parametrize(("source", "expression", "expected"), SUBCLASS_JOIN)
+def test_subclass_join(source: str, expression: str, expected: Value, ruleset: RuleSet) -> None:
+    _check_resolved(source, expression, expected, ruleset)
