@@ -108,7 +108,12 @@ class Resolver:
             return True
         if isinstance(a, Ref) and isinstance(b, Ref):
             rule = self._rule_of.get(a.qname)
-            return rule is not None and rule is self._rule_of.get(b.qname)
+            if rule is not None and rule is self._rule_of.get(b.qname):
+                return True
+            # ``if TYPE_CHECKING: Alias = httpx.Client else: Alias = _ProjectClient``
+            return any(self.project.class_info(q) is not None for q in (a.qname, b.qname)) and (
+                self.constructed_base(a.qname, (b.qname,)) is not None
+                or self.constructed_base(b.qname, (a.qname,)) is not None)
         if isinstance(a, Inst) and isinstance(b, Inst):
             # ``client or Wrapper()`` where Wrapper is a project subclass of client's library
             # class: the first is kept, and :func:`_one_of`/:func:`_agree` put subclasses first
@@ -119,8 +124,11 @@ class Resolver:
     def _derived_first(self, values: Sequence[Value]) -> list[Value]:
         """Project subclasses before the classes they derive from, so agreement keeps the
         most derived type (an override in it is then seen, not the library's method)."""
-        return sorted(values, key=lambda v: 0 if isinstance(v, Inst)
-                      and self.project.class_info(v.type) is not None else 1)
+        def rank(value: Value) -> int:
+            name = value.type if isinstance(value, Inst) else getattr(value, "qname", "")
+            return 0 if self.project.class_info(name) is not None else 1
+
+        return sorted(values, key=rank)
 
     def begin(self) -> None:
         self.tiers = set()
@@ -185,6 +193,16 @@ class Resolver:
                 return self.evaluate(node.body, scope)
             return _one_of([self.evaluate(node.body, scope), self.evaluate(node.orelse, scope)],
                            "conditional of different things", self._same, self._derived_first)
+        if isinstance(node, cst.Subscript):
+            # ``Base[T]`` of a class is that class (a generic base, ``Client[int]()``)
+            head = self.evaluate(node.value, scope)
+            if isinstance(head, Ref) and (
+                self.project.class_info(head.qname) is not None
+                or head.qname in _NEUTRAL_BASES
+                or head.qname in self.ruleset.returns
+            ):
+                return head
+            return Unknown("a Subscript expression is not resolved")
         if isinstance(node, cst.Await):
             return Unknown("an awaited value")
         literal = _LITERAL_TYPES.get(type(node))
@@ -696,13 +714,14 @@ class Resolver:
         """``attr`` looked up in the bases of a project class (single inheritance is exact)."""
         cls = info.qname
         bases = [self.evaluate(base, info.outer) for base in info.bases]
+        bases = [b for b in bases if not (isinstance(b, Ref) and b.qname in _NEUTRAL_BASES)]
         for base in bases:
             if isinstance(base, Ref) and self.project.class_info(base.qname) is not None:
                 found = self._member(base.qname, attr, seen)
                 if not (isinstance(found, Unknown) and found.reason.startswith("no attribute")):
                     return found
                 continue
-            if isinstance(base, Ref) and base.qname not in ("builtins.object",):
+            if isinstance(base, Ref):
                 if len(bases) > 1:
                     return Unknown(f"{cls} has several bases; `{attr}` may come from any")
                 return Ref(self.ruleset.canonical(f"{base.qname}.{attr}"))
@@ -712,6 +731,11 @@ class Resolver:
 
 
 _SPREAD = object()
+#: bases that add no attribute a rule could match
+_NEUTRAL_BASES = frozenset({
+    "builtins.object", "typing.Generic", "typing.Protocol", "typing_extensions.Protocol",
+    "abc.ABC",
+})
 
 
 def _argument(call: cst.Call, position: int, name: str) -> cst.BaseExpression | object | None:

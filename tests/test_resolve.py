@@ -949,6 +949,15 @@ SUBCLASS_JOIN = [
     pytest.param(S + "class W(httpx.Client):\n    pass\n"
                  "def f(c: httpx.Client | None):\n    client = c or W()\n    client.send(r)\n",
                  "client.send", Ref("httpx.Client.send"), id="or_with_a_subclass"),
+    pytest.param(S + "from typing import TYPE_CHECKING\nclass _D(httpx.Client):\n    pass\n"
+                 "if TYPE_CHECKING:\n    D = httpx.Client\nelse:\n    D = _D\n"
+                 "class W(D):\n    pass\n"
+                 "def f(c: httpx.Client | None):\n    client = c or W()\n    client.send(r)\n",
+                 "client.send", Ref("httpx.Client.send"), id="type_checking_alias_of_a_subclass"),
+    pytest.param(S + "from typing import Generic, TypeVar\nT = TypeVar('T')\n"
+                 "class Base(Generic[T]):\n    client: httpx.Client\n"
+                 "class Api(Base[int]):\n    def go(self):\n        self.client.get(u)\n",
+                 "self.client.get", CLIENT_GET, id="generic_base"),
     pytest.param(S + "class W(httpx.Client):\n    def send(self, r):\n        pass\n"
                  "def f(c: httpx.Client | None):\n    client = c or W()\n    client.send(r)\n",
                  "client.send", Ref("m.W.send"), id="override_in_the_subclass_is_seen"),
