@@ -258,14 +258,19 @@ def adapter(callee: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
     a span: the client's own ``send`` makes it.
     """
     try:
-        recognised = _recognise(callee)
-        if recognised is not None and (
-            # ``Client.get(client, url)`` reaches the traced ``send``; ``Client.send`` does not
-            built_traced(callee, args[: recognised[1]] if recognised[0] != "send" else ())
-        ):
-            recognised = _BUILT_TRACED
-        else:
-            span, call_args, call_kwargs, known = _start(callee, recognised, args, kwargs)
+        # any method bound to a traced client, its own send included: the client makes the span
+        # and a mock: a mocked callee is no I/O
+        recognised = (
+            _BUILT_TRACED if is_mock(callee) or built_traced(callee, ()) else _recognise(callee)
+        )
+        if recognised is not _BUILT_TRACED:
+            if recognised is not None and built_traced(
+                # ``Client.get(client, url)`` reaches the traced ``send``; ``Client.send`` not
+                callee, args[: recognised[1]] if recognised[0] != "send" else ()
+            ):
+                recognised = _BUILT_TRACED
+            else:
+                span, call_args, call_kwargs, known = _start(callee, recognised, args, kwargs)
     except Exception as exc:
         warn_once("httpx-adapter", "codetrace: httpx call left untraced", exc=exc)
         return callee(*args, **kwargs)

@@ -68,8 +68,11 @@ _recognised: dict[tuple[object, object], tuple[str, int] | None] = {}
 def _recognise(callee: object) -> tuple[str, int] | None:
     """``(name, offset of the first real argument)`` for a genuine ``requests`` callable.
 
-    :data:`_BUILT_TRACED` for a method bound to a session traced at construction.
+    :data:`_BUILT_TRACED` ("call through, no span of ours") for a method bound to a session
+    traced at construction, and for a mock: a mocked callee is no I/O.
     """
+    if is_mock(callee):  # before any hashing: a MagicMock records ``__hash__``
+        return _BUILT_TRACED
     # Keyed by the function and the type it is bound to: ``session.get`` (bound, a new object
     # at each access) and ``requests.Session.get`` (plain, the session passed first) differ,
     # and so do a plain session and a traced one.

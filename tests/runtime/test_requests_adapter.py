@@ -368,8 +368,8 @@ def test_mock_patch_with_autospec(exporter: rt.InMemorySpanExporter) -> None:
         patched.return_value = "fake"
         assert rt.traced(requests.get, "requests.send")("http://x/y", timeout=5) == "fake"
     patched.assert_called_once_with("http://x/y", timeout=5)
-    (s,) = exporter.get_finished_spans()
-    assert (s.name, s.kind) == ("HTTP", rt.SpanKind.CLIENT)
+    assert patched.mock_calls == [mock.call("http://x/y", timeout=5)]
+    assert not exporter.get_finished_spans()  # a mocked callee is no I/O: no span
 
 
 def test_mock_raising_propagates_the_same_exception() -> None:
@@ -420,3 +420,11 @@ def test_adapter_overhead_without_network(exporter: rt.InMemorySpanExporter) -> 
         best = min(best, (time.perf_counter() - start) / 500)
         exporter.clear()
     assert best < 200e-6
+
+
+def test_a_magicmock_is_neither_hashed_nor_traced(exporter: rt.InMemorySpanExporter) -> None:
+    """A MagicMock records ``__hash__``: the adapter must not hash it, nor make a span for it."""
+    session = mock.MagicMock()
+    rt.traced(session.post, "requests.send")("http://x/", json={})
+    assert session.mock_calls == [mock.call.post("http://x/", json={})]
+    assert not exporter.get_finished_spans()
