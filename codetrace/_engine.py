@@ -116,6 +116,10 @@ def instrument(source: bytes, file: FileContext, *, self_check: bool = True) -> 
                               ignored=found.ignored)
         output = new_module.bytes
         if self_check:
+            original = compiles(source, file.path)
+            if original:  # Python itself rejects the input (``import *`` in a function...)
+                raise Failure(_line_of(original), f"Python rejects this file as it is "
+                              f"({original}); left untouched")
             problem = _self_check(source, output, file)
             if problem:
                 raise Failure(1, f"self-check failed, file left untouched: {problem}")
@@ -128,6 +132,13 @@ def instrument(source: bytes, file: FileContext, *, self_check: bool = True) -> 
     except Exception as exc:  # a bug of ours must not stop the run or lose the file
         return FileResult(file.path, "error",
                           error=f"internal error: {type(exc).__name__}: {exc}", line=1)
+
+
+def _line_of(problem: str) -> int:
+    """The line of a :func:`compiles` message (``line N: ...``), 1 when it names none."""
+    head = problem.split(":", 1)[0]
+    number = head.removeprefix("line ").strip()
+    return int(number) if number.isdigit() and int(number) > 0 else 1
 
 
 def _unresolved_report(positions: Positions, item: Unresolved) -> UnresolvedReport:
