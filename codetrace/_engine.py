@@ -29,7 +29,7 @@ from codetrace._result import (
     error_result,
 )
 from codetrace._source import check_round_trip, compiles, parse
-from codetrace._strip import strip_module
+from codetrace._strip import check_marker_gone, strip_module
 
 Positions = dict[cst.CSTNode, CodeRange]
 
@@ -169,10 +169,13 @@ def strip(source: bytes, file: FileContext, *, self_check: bool = True) -> FileR
         if MARKER.encode() not in source:
             return FileResult(file.path, "unchanged")
         module = parse(source)
-        stripped, removed = strip_module(module, file.options.runtime, file.options.style)
+        stripped, removed = strip_module(module, file.options.runtime, file.options.style,
+                                         check=False)
         if removed == 0:
             return FileResult(file.path, "unchanged")
         output = stripped.bytes
+        if MARKER.encode() in output:  # a comment or string, or a use strip cannot undo
+            check_marker_gone(module, stripped, file.options.runtime)
         if self_check:
             problem = compiles(output, file.path)
             if problem:
