@@ -82,7 +82,10 @@ def _operation(adapter: Callable[..., Any], method: Any, args: Any, kwargs: Any)
     return adapter(method, *args, **kwargs)
 
 
-def _cursor_namespace(cls: type, subclass: Callable[[], Any]) -> dict[str, Any]:
+def _query_methods(subclass: Callable[[], Any]) -> dict[str, Any]:
+    """``execute``/``executemany``/``executescript``, traced: shared by cursors and the
+    connection's shortcuts."""
+
     def execute(self: Any, *args: Any, **kwargs: Any) -> Any:
         return _operation(_query, super(subclass(), self).execute, args, kwargs)
 
@@ -92,9 +95,11 @@ def _cursor_namespace(cls: type, subclass: Callable[[], Any]) -> dict[str, Any]:
     def executescript(self: Any, *args: Any, **kwargs: Any) -> Any:
         return _operation(_query, super(subclass(), self).executescript, args, kwargs)
 
-    return _named(
-        cls, {"execute": execute, "executemany": executemany, "executescript": executescript}
-    )
+    return {"execute": execute, "executemany": executemany, "executescript": executescript}
+
+
+def _cursor_namespace(cls: type, subclass: Callable[[], Any]) -> dict[str, Any]:
+    return _named(cls, _query_methods(subclass))
 
 
 def _named(cls: type, methods: dict[str, Any]) -> dict[str, Any]:
@@ -134,15 +139,6 @@ def _connection_namespace(
                 warn_once("sqlite-cursor", "codetrace: cursor left untraced", exc=exc)
             return super(subclass(), self).cursor(*args, **kwargs)
 
-        def execute(self: Any, *args: Any, **kwargs: Any) -> Any:
-            return _operation(_query, super(subclass(), self).execute, args, kwargs)
-
-        def executemany(self: Any, *args: Any, **kwargs: Any) -> Any:
-            return _operation(_query, super(subclass(), self).executemany, args, kwargs)
-
-        def executescript(self: Any, *args: Any, **kwargs: Any) -> Any:
-            return _operation(_query, super(subclass(), self).executescript, args, kwargs)
-
         def commit(self: Any, *args: Any, **kwargs: Any) -> Any:
             return _operation(_transaction, super(subclass(), self).commit, args, kwargs)
 
@@ -163,9 +159,7 @@ def _connection_namespace(
             cls,
             {
                 "cursor": cursor,
-                "execute": execute,
-                "executemany": executemany,
-                "executescript": executescript,
+                **_query_methods(subclass),
                 "commit": commit,
                 "rollback": rollback,
                 "__exit__": __exit__,
