@@ -1,0 +1,395 @@
+"""Measurement hooks for benchmarks/recall, loaded by every Python process of a test run.
+
+``run.py`` puts this folder first on ``PYTHONPATH`` of the project's test run, so the interpreter
+imports this module at start-up, before pytest or the project import anything (the same moment
+``opentelemetry-instrument`` uses). What it does depends on ``RECALL_MODE``:
+
+``plain``
+    nothing.
+``otel``
+    what ``opentelemetry-instrument`` does for the four libraries: an SDK ``TracerProvider`` with
+    a ``SimpleSpanProcessor`` feeding a JSON-lines file exporter, then ``instrument()`` on the
+    requests, httpx, sqlite3 and Flask instrumentors. ``OTEL_SEMCONV_STABILITY_OPT_IN`` is set by
+    ``run.py`` (``http,database``).
+``codetrace``
+    codetrace's runtime with its own pipeline (``CODETRACE_BACKEND=codetrace``) and its
+    JSON-lines exporter; a processor in front of it tags each span with the library (which
+    runtime adapter started it) and the call site. Nothing else: the instrumented source does
+    the rest.
+``truth``
+    ground-truth counters. This is a measurement harness, not the product, so it patches:
+    ``requests.Session.send``, ``httpx.Client.send`` and ``httpx.AsyncClient.send`` (the funnels
+    every request of those clients goes through), ``sqlite3.connect`` (each connection gets a
+    ``factory`` subclass that counts ``execute``/``executemany``/``executescript`` on the
+    connection and its cursors, and ``commit``/``rollback``), ``flask.Flask.wsgi_app`` (requests
+    an application handled), and on the server side ``cheroot``'s and ``http.server``'s request
+    handlers (requests a loopback server received).
+
+In every mode but ``plain`` each event records its *site*: the innermost frame whose file lies in
+the project tree under test (``RECALL_PROJECT_ROOT``) and whether the library was called
+directly from there (``direct``) or through other code (``via`` names it, e.g. SQLAlchemy).
+Output goes to ``RECALL_OUT`` (one ``<mode>-<pid>.jsonl`` per process for spans/counts).
+Everything is wrapped in ``try``: the harness must never change a test's outcome by failing.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import sys
+import threading
+
+MODE = os.environ.get("RECALL_MODE", "plain")
+OUT = os.environ.get("RECALL_OUT", "")
+ROOT = os.path.realpath(os.environ.get("RECALL_PROJECT_ROOT", "/nonexistent")) + os.sep
+HERE = os.path.dirname(os.path.realpath(__file__)) + os.sep
+
+# Frames of these are never "the caller": the tracers' and this harness's own code.
+_SKIP_PARTS = (
+    os.sep + "opentelemetry" + os.sep,
+    os.sep + "wrapt" + os.sep,
+    os.sep + "codetrace" + os.sep + "runtime" + os.sep,
+    HERE,
+    "<frozen",
+)
+# Library packages whose frames count as "the library itself" (a direct call goes from a
+# project frame straight into one of these).
+_LIB_PARTS = {
+    "requests": (os.sep + "requests" + os.sep,),
+    "httpx": (os.sep + "httpx" + os.sep,),
+    "sqlite3": (os.sep + "sqlite3" + os.sep,),
+    "flask": (os.sep + "flask" + os.sep, os.sep + "werkzeug" + os.sep),
+}
+_lock = threading.Lock()
+_files: dict[int, object] = {}
+
+
+def _short(path: str) -> str:
+    if path.startswith(ROOT):
+        return path[len(ROOT):]
+    marker = os.sep + "site-packages" + os.sep
+    if marker in path:
+        return path.split(marker, 1)[1]
+    return path
+
+
+def site_of(frame, library: str | None = None) -> dict:
+    """Innermost project frame at or above ``frame``; ``via``: the first non-library frame
+    between it and the library, if any (None means the project called the library directly)."""
+    via = None
+    lib_parts = _LIB_PARTS.get(library or "", ())
+    depth = 0
+    while frame is not None and depth < 200:
+        filename = frame.f_code.co_filename
+        real = filename if filename.startswith("/") else os.path.realpath(filename)
+        if real.startswith(ROOT):
+            return {
+                "site": f"{_short(real)}:{frame.f_lineno}",
+                "func": frame.f_code.co_name,
+                "via": via,
+            }
+        if via is None and not any(part in real for part in _SKIP_PARTS) and not any(
+            part in real for part in lib_parts
+        ):
+            via = _short(real)  # the innermost caller that is neither a tracer nor the library
+        frame = frame.f_back
+        depth += 1
+    return {"site": None, "func": None, "via": via}
+
+
+def _write(record: dict) -> None:
+    if not OUT:
+        return
+    line = json.dumps(record, default=str) + "\n"
+    with _lock:
+        pid = os.getpid()
+        handle = _files.get(pid)
+        if handle is None:
+            path = os.path.join(OUT, f"{MODE}-{pid}.jsonl")
+            handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open, per process
+            _files[pid] = handle
+        handle.write(line)
+        handle.flush()
+
+
+# ---------------------------------------------------------------------------------------- otel
+
+def _setup_otel() -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+
+    class SiteProcessor(SpanProcessor):
+        def on_start(self, span, parent_context=None):
+            try:
+                scope = span.instrumentation_scope.name if span.instrumentation_scope else ""
+                library = scope.rsplit(".", 1)[-1]
+                info = site_of(sys._getframe(1), library)
+                span.set_attribute("recall.site", info["site"] or "")
+                span.set_attribute("recall.via", info["via"] or "")
+            except Exception:
+                pass
+
+    class FileExporter(SpanExporter):
+        def export(self, spans):
+            for span in spans:
+                try:
+                    scope = span.instrumentation_scope.name if span.instrumentation_scope else ""
+                    attrs = dict(span.attributes or {})
+                    _write({
+                        "scope": scope,
+                        "name": span.name,
+                        "kind": span.kind.name,
+                        "site": attrs.pop("recall.site", None) or None,
+                        "via": attrs.pop("recall.via", None) or None,
+                        "attributes": {k: v for k, v in attrs.items()
+                                       if not k.startswith("db.statement")},
+                    })
+                except Exception:
+                    pass
+            return SpanExportResult.SUCCESS
+
+        def shutdown(self):
+            return None
+
+    provider = TracerProvider()
+    provider.add_span_processor(SiteProcessor())
+    provider.add_span_processor(SimpleSpanProcessor(FileExporter()))
+    trace.set_tracer_provider(provider)
+    instrumentors = [
+        ("opentelemetry.instrumentation.requests", "RequestsInstrumentor"),
+        ("opentelemetry.instrumentation.httpx", "HTTPXClientInstrumentor"),
+        ("opentelemetry.instrumentation.sqlite3", "SQLite3Instrumentor"),
+        ("opentelemetry.instrumentation.flask", "FlaskInstrumentor"),
+    ]
+    for module_name, class_name in instrumentors:
+        try:
+            module = __import__(module_name, fromlist=[class_name])
+            getattr(module, class_name)().instrument()
+        except Exception as exc:  # a library the project does not have
+            _write({"event": "instrument-failed", "what": module_name, "error": repr(exc)})
+
+
+# ----------------------------------------------------------------------------------- codetrace
+
+_ADAPTER_FILES = {
+    "_requests.py": "requests",
+    "_httpx.py": "httpx",
+    "_dbapi.py": "sqlite3",
+    "_flask.py": "flask",
+}
+
+
+def _setup_codetrace() -> None:
+    import codetrace.runtime as rt
+
+    class TagProcessor(rt.SimpleSpanProcessor):
+        """Tag each span with the runtime adapter that started it, and its call site."""
+
+        def on_start(self, span) -> None:
+            try:
+                frame = sys._getframe(1)
+                library = None
+                probe = frame
+                while probe is not None:
+                    base = os.path.basename(probe.f_code.co_filename)
+                    if base in _ADAPTER_FILES and (
+                        os.sep + "runtime" + os.sep in probe.f_code.co_filename
+                    ):
+                        library = _ADAPTER_FILES[base]
+                        break
+                    probe = probe.f_back
+                info = site_of(frame, library)
+                span.attributes["recall.library"] = library or ""
+                span.attributes["recall.site"] = info["site"] or ""
+                span.attributes["recall.via"] = info["via"] or ""
+            except Exception:
+                pass
+
+    exporter = rt.JsonLinesSpanExporter(os.path.join(OUT, f"codetrace-spans-{os.getpid()}.jsonl"))
+    try:
+        rt.configure(processor=TagProcessor(exporter), backend="codetrace")
+    except TypeError:  # an older configure() without backend=
+        rt.configure(processor=TagProcessor(exporter))
+
+
+# --------------------------------------------------------------------------------------- truth
+
+_counts: dict[tuple, int] = {}
+
+
+def _count(library: str, op: str, frame) -> None:
+    try:
+        info = site_of(frame, library)
+        key = (library, op, info["site"], info["via"])
+        with _lock:
+            _counts[key] = _counts.get(key, 0) + 1
+    except Exception:
+        pass
+
+
+def _flush_counts() -> None:
+    with _lock:
+        items = list(_counts.items())
+        _counts.clear()
+    for (library, op, site, via), n in items:
+        _write({"library": library, "op": op, "site": site, "via": via, "n": n})
+
+
+def _wrap_method(cls, name: str, library: str, op: str, is_async: bool = False) -> None:
+    original = cls.__dict__.get(name)
+    if original is None or getattr(original, "_recall", False):
+        return
+    if is_async:
+        async def wrapper(*args, **kwargs):
+            _count(library, op, sys._getframe(1))
+            return await original(*args, **kwargs)
+    else:
+        def wrapper(*args, **kwargs):
+            _count(library, op, sys._getframe(1))
+            return original(*args, **kwargs)
+    wrapper._recall = True
+    wrapper.__name__ = getattr(original, "__name__", name)
+    wrapper.__qualname__ = getattr(original, "__qualname__", name)
+    wrapper.__doc__ = getattr(original, "__doc__", None)
+    setattr(cls, name, wrapper)
+
+
+def _setup_truth() -> None:
+    atexit.register(_flush_counts)
+    if hasattr(os, "register_at_fork"):  # a forked child reports its own counts only
+        os.register_at_fork(after_in_child=lambda: _counts.clear())
+    try:
+        import requests
+
+        _wrap_method(requests.Session, "send", "requests", "send")
+    except Exception:
+        pass
+    try:
+        import httpx
+
+        _wrap_method(httpx.Client, "send", "httpx", "send")
+        _wrap_method(httpx.AsyncClient, "send", "httpx", "send", is_async=True)
+    except Exception:
+        pass
+    try:
+        import flask
+
+        _wrap_method(flask.Flask, "wsgi_app", "flask", "request")
+    except Exception:
+        pass
+    try:
+        import http.server
+
+        _wrap_method(http.server.BaseHTTPRequestHandler, "handle_one_request", "server",
+                     "received")
+    except Exception:
+        pass
+    try:
+        import cheroot.server
+
+        _wrap_method(cheroot.server.HTTPRequest, "respond", "server", "received")
+    except Exception:
+        pass
+    with contextlib.suppress(Exception):
+        _setup_sqlite_truth()
+
+
+def _setup_sqlite_truth() -> None:
+    import sqlite3
+    import sqlite3.dbapi2
+
+    real_connect = sqlite3.connect
+    cursor_classes: dict[type, type] = {}
+    connection_classes: dict[type, type] = {}
+
+    def counting_cursor(base: type) -> type:
+        cls = cursor_classes.get(base)
+        if cls is None:
+            class CountingCursor(base):  # type: ignore[misc, valid-type]
+                def execute(self, *args, **kwargs):
+                    _count("sqlite3", "query", sys._getframe(1))
+                    return super().execute(*args, **kwargs)
+
+                def executemany(self, *args, **kwargs):
+                    _count("sqlite3", "query", sys._getframe(1))
+                    return super().executemany(*args, **kwargs)
+
+                def executescript(self, *args, **kwargs):
+                    _count("sqlite3", "query", sys._getframe(1))
+                    return super().executescript(*args, **kwargs)
+
+            CountingCursor.__name__ = base.__name__
+            CountingCursor.__qualname__ = base.__qualname__
+            cls = cursor_classes[base] = CountingCursor
+        return cls
+
+    def counting_connection(base: type) -> type:
+        cls = connection_classes.get(base)
+        if cls is None:
+            class CountingConnection(base):  # type: ignore[misc, valid-type]
+                def cursor(self, factory=None):
+                    if factory is None:
+                        return super().cursor(counting_cursor(sqlite3.Cursor))
+                    if isinstance(factory, type) and issubclass(factory, sqlite3.Cursor):
+                        return super().cursor(counting_cursor(factory))
+                    return super().cursor(factory)
+
+                def execute(self, *args, **kwargs):
+                    _count("sqlite3", "query", sys._getframe(1))
+                    return super().execute(*args, **kwargs)
+
+                def executemany(self, *args, **kwargs):
+                    _count("sqlite3", "query", sys._getframe(1))
+                    return super().executemany(*args, **kwargs)
+
+                def executescript(self, *args, **kwargs):
+                    _count("sqlite3", "query", sys._getframe(1))
+                    return super().executescript(*args, **kwargs)
+
+                def commit(self):
+                    _count("sqlite3", "transaction", sys._getframe(1))
+                    return super().commit()
+
+                def rollback(self):
+                    _count("sqlite3", "transaction", sys._getframe(1))
+                    return super().rollback()
+
+            CountingConnection.__name__ = base.__name__
+            CountingConnection.__qualname__ = base.__qualname__
+            cls = connection_classes[base] = CountingConnection
+        return cls
+
+    def connect(*args, **kwargs):
+        _count("sqlite3", "connect", sys._getframe(1))
+        factory = kwargs.get("factory")
+        if len(args) < 6:  # factory is the 6th positional parameter
+            base = factory if factory is not None else sqlite3.Connection
+            if isinstance(base, type) and issubclass(base, sqlite3.Connection):
+                kwargs["factory"] = counting_connection(base)
+        return real_connect(*args, **kwargs)
+
+    connect.__doc__ = real_connect.__doc__
+    sqlite3.connect = connect
+    sqlite3.dbapi2.connect = connect
+
+
+def _main() -> None:
+    if MODE == "plain" or not OUT:
+        return
+    try:
+        os.makedirs(OUT, exist_ok=True)
+        if MODE == "otel":
+            _setup_otel()
+        elif MODE == "codetrace":
+            _setup_codetrace()
+        elif MODE == "truth":
+            _setup_truth()
+    except Exception as exc:
+        with contextlib.suppress(Exception):
+            _write({"event": "setup-failed", "mode": MODE, "error": repr(exc)})
+
+
+_main()

@@ -1,0 +1,107 @@
+"""The development set: pinned projects, how to get their sources, and how to run their tests.
+
+Every version is pinned, and so are the OpenTelemetry packages (one compatible set for all
+projects). Sources come from the project's sdist (``pip download --no-deps --no-binary``), which
+for these projects contains the test suite; where the newest release's sdist does not (or does
+not fit the brief), the substitution is written next to the pin.
+"""
+
+from __future__ import annotations
+
+# One compatible OpenTelemetry set: SDK + the contrib instrumentations for the four libraries.
+OTEL_PACKAGES = [
+    "opentelemetry-api==1.45.1",
+    "opentelemetry-sdk==1.45.1",
+    "opentelemetry-instrumentation==0.66b1",
+    "opentelemetry-instrumentation-requests==0.66b1",
+    "opentelemetry-instrumentation-httpx==0.66b1",
+    "opentelemetry-instrumentation-sqlite3==0.66b1",
+    "opentelemetry-instrumentation-flask==0.66b1",
+]
+
+COMMON_TEST_PACKAGES = ["pytest-timeout==2.4.0"]
+
+PROJECTS: dict[str, dict] = {
+    "prawcore": {
+        "dist": "prawcore==4.0.0",
+        "libraries": ["requests"],
+        # prawcore 4 records its HTTP exchanges with vcrpy cassettes (betamax until 2.x).
+        "test_packages": ["pytest==8.4.2", "vcrpy==7.0.0"],
+        "pythonpath": ".",
+        "pytest_args": ["tests"],
+    },
+    "cachecontrol": {
+        # 0.14.4 (newest) ships an sdist without tests/; 0.14.3 is the newest sdist that has them.
+        "dist": "cachecontrol==0.14.3",
+        "libraries": ["requests"],
+        "test_packages": ["pytest==8.4.2", "cherrypy==18.10.0", "filelock==3.20.0",
+                          "redis==6.4.0"],
+        "pythonpath": ".",
+        "pytest_args": ["tests"],
+    },
+    "openai": {
+        # 3.x moved to the httpx2 fork (which the httpx instrumentation does not cover);
+        # 2.54.0 is the last release on httpx.
+        "dist": "openai==2.54.0",
+        "libraries": ["httpx"],
+        "test_packages": ["pytest==8.4.2", "pytest-asyncio==1.2.0", "respx==0.22.0",
+                          "inline-snapshot==0.29.0", "dirty-equals==0.10.0", "rich==14.1.0",
+                          "jsonschema==4.23.0"],
+        "pythonpath": "src",
+        # tests/api_resources need the Prism mock server of the OpenAPI spec (not offline);
+        # pyproject's addopts adds "-n auto" (xdist), replaced to keep one process.
+        "pytest_args": ["tests", "--ignore=tests/api_resources", "-o", "addopts=--tb=short"],
+    },
+    "diskcache": {
+        "dist": "diskcache==5.6.3",
+        "libraries": ["sqlite3"],
+        # tests/test_doctest.py imports diskcache.djangocache, which imports Django.
+        "test_packages": ["pytest==8.4.2", "Django==4.2.16"],
+        "pythonpath": ".",
+        # test_djangocache needs tests/settings.py, which the sdist does not ship.
+        "pytest_args": ["tests", "--ignore=tests/test_djangocache.py"],
+    },
+    "sqlitedict": {
+        "dist": "sqlitedict==2.1.0",
+        "libraries": ["sqlite3"],
+        "test_packages": ["pytest==8.4.2"],
+        "pythonpath": ".",
+        "mkdirs": ["tests/db"],  # the project's Makefile creates it before the tests
+        "pytest_args": ["tests"],
+    },
+    "flask-restx": {
+        "dist": "flask-restx==1.3.2",
+        "libraries": ["flask"],
+        "test_packages": ["pytest==8.4.2", "pytest-flask==1.3.0", "pytest-mock==3.15.1",
+                          "Faker==37.8.0", "blinker==1.9.0", "pytest-benchmark==5.1.0",
+                          "Flask==3.1.2", "Werkzeug==3.1.3"],
+        "pythonpath": ".",
+        "pytest_args": ["tests"],
+    },
+    "flask-appbuilder": {
+        # The Flask + SQLAlchemy application of our choice. The first choice, the flaskbb forum
+        # (2.2.0), does not import on the Pythons here: it evaluates a TYPE_CHECKING-only
+        # annotation at import (it needs Python 3.14's deferred annotations). Flask-AppBuilder's
+        # suite builds whole applications (`self.app = Flask(__name__)`, models, views, REST
+        # API, security) on SQLite and drives them through the test client.
+        "dist": "flask-appbuilder==5.3.0",
+        "libraries": ["flask", "sqlite3"],
+        "test_packages": ["pytest==8.4.2", "hiro==1.1.1", "parameterized==0.9.0",
+                          "jmespath==1.0.1", "Authlib==1.6.5",
+                          # marshmallow 4 breaks its schemas (KeyError in 78 tests)
+                          "marshmallow==3.26.1", "marshmallow-sqlalchemy==1.4.2"],
+        "pythonpath": ".",
+        "env": {"SQLALCHEMY_DATABASE_URI": "sqlite:///"},  # as the project's tox "api-sqlite"
+        "pytest_args": ["tests"],
+    },
+    "flask-sqlalchemy": {
+        # A second Flask + SQLAlchemy project: its suite builds Flask apps and runs SQLAlchemy
+        # on SQLite (pysqlite); every statement is issued by SQLAlchemy, none by the project.
+        "dist": "flask-sqlalchemy==3.1.1",
+        "libraries": ["flask", "sqlite3"],
+        "test_packages": ["pytest==8.4.2", "Flask==3.0.3", "Werkzeug==3.0.6",
+                          "SQLAlchemy==2.0.36", "blinker==1.9.0"],
+        "pythonpath": "src",
+        "pytest_args": ["tests"],
+    },
+}
