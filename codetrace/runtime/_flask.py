@@ -233,9 +233,15 @@ class TracingMiddleware:
 
 
 def _mark_complete(response: Any) -> Any:
-    """``after_request``: note a response whose body is not streamed; return it unchanged."""
+    """``after_request``: note a response whose body is not streamed, or an error page;
+    return it unchanged."""
     try:
-        if getattr(response, "is_streamed", True) is False:
+        # an error page is complete too, though werkzeug wraps its body in a generator
+        # (``is_streamed``): a test client that only reads the status must still trace it
+        status = getattr(response, "status_code", 0)
+        if getattr(response, "is_streamed", True) is False or (
+            isinstance(status, int) and status >= 400
+        ):
             _request.environ[COMPLETE_KEY] = True
     except Exception as exc:
         warn_once("flask-complete", "codetrace: could not inspect the response", exc=exc)

@@ -256,3 +256,27 @@ def test_test_client_requests_end_even_when_the_body_is_never_read(
     assert len(server_spans(list(exporter.get_finished_spans()))) == 1
     assert streamed.get_data() == b"0\n1\n2\n"
     assert len(server_spans(list(exporter.get_finished_spans()))) == 2
+
+
+def test_error_pages_end_their_span_when_only_the_status_is_read(
+    exporter: rt.InMemorySpanExporter,
+) -> None:
+    """A 404 and a 500 from a failing error handler: werkzeug streams error bodies, and test
+    clients that check the status never read them (found on flask-restx's own tests)."""
+    app = rt.hooks.flask(Flask(__name__))
+
+    @app.route("/boom")
+    def boom() -> str:
+        raise RuntimeError("view fails")
+
+    @app.errorhandler(RuntimeError)
+    def handle(error: Exception) -> str:
+        raise ValueError("the handler fails too")
+
+    app.logger.disabled = True
+    client = app.test_client()
+    assert client.get("/missing").status_code == 404
+    assert client.get("/boom").status_code == 500
+    spans = exporter.get_finished_spans()
+    assert [(s.name, s.attributes["http.response.status_code"]) for s in spans] == [
+        ("GET", 404), ("GET /boom", 500)]
