@@ -428,3 +428,17 @@ def test_a_magicmock_is_neither_hashed_nor_traced(exporter: rt.InMemorySpanExpor
     rt.traced(session.post, "requests.send")("http://x/", json={})
     assert session.mock_calls == [mock.call.post("http://x/", json={})]
     assert not exporter.get_finished_spans()
+
+
+def test_the_traced_copy_of_a_prepared_request_has_its_own_headers() -> None:
+    """Headers are copied (the caller's request is never changed); the rest is shared."""
+    from codetrace.runtime._requests import _copy_with_own_headers
+
+    prepared = requests.Request("GET", "http://x/", headers={"a": "1"}, cookies={"c": "2"})
+    original = requests.Session().prepare_request(prepared)
+    copied = _copy_with_own_headers(original)
+    copied.headers["traceparent"] = "00-" + "1" * 32 + "-" + "2" * 16 + "-01"
+    assert "traceparent" not in original.headers and copied.headers["a"] == "1"
+    assert copied.url == original.url and copied.body is original.body
+    assert copied._cookies is original._cookies  # type: ignore[attr-defined]
+    assert type(copied) is type(original)
