@@ -364,7 +364,6 @@ def test_an_exception_with_odd_attributes_is_still_reraised(
 
 def test_a_mocked_cursor_is_no_io(exporter: rt.InMemorySpanExporter) -> None:
     """A test's MagicMock connection: called as it is, recorded as it is, no span."""
-    from unittest import mock
 
     connection = mock.MagicMock()
     rt.traced(connection.execute, "sqlite3.query")("select 1", (2,))
