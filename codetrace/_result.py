@@ -52,6 +52,9 @@ class FileResult:
     line: int = 0
     removed: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: digest of the bytes the result was computed from: a file changed on disk since (an
+    #: editor saving it) is not overwritten with a result of its old content
+    read_digest: str = ""
 
     @property
     def hooks(self) -> int:

@@ -6,8 +6,10 @@ Files are independent; a failing file is reported and the run goes on. Output fl
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import functools
+import hashlib
 import multiprocessing
 import os
 import sys
@@ -110,9 +112,22 @@ def process(
         shown, job.ruleset, job.options, module_name=source.module_name,
         is_package=source.is_package, project=project, prefilter=prefilter, locate=job.locate,
     )
-    if job.action == "apply":
-        return _engine.instrument(data, file)
-    return _engine.strip(data, file)
+    result = _engine.instrument(data, file) if job.action == "apply" else _engine.strip(data, file)
+    if result.status == "changed":
+        result = dataclasses.replace(result, read_digest=digest(data))
+    return result
+
+
+def digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _still(path: Path, read_digest: str) -> bool:
+    """Is ``path`` still the bytes that were read (and readable)?"""
+    try:
+        return digest(path.read_bytes()) == read_digest
+    except OSError:
+        return False
 
 
 def new_project(job: Job, sources: Sequence[_discover.Source]) -> ProjectIndex:
@@ -265,6 +280,11 @@ def _write(
         return True
     if job.write_back is WriteBack.YES:
         try:
+            # written only if the file is still what was read (an editor may have saved it)
+            if result.read_digest and not _still(source.path, result.read_digest):
+                report.error(result.path, 1, "changed on disk while codetrace ran; left as it "
+                             "is (run again)")
+                return False
             atomic_write(source.path, result.output)
         except WriteError as exc:
             report.error(result.path, 1, f"{exc}; file left untouched")
@@ -324,10 +344,13 @@ def _copy_rest(job: Job, written: set[Path], report: Report) -> None:
 
 
 def check_out_dir(out: Path, paths: Sequence[Path]) -> str | None:
-    """``--out`` may not be one of the inputs or inside one (the copy would copy itself)."""
+    """``--out`` may not be an input, lie inside one (the copy would copy itself), or contain
+    one (``--out proj proj/pkg``: the "copy" would be written over the originals). By real
+    path, so a link to an input is one too."""
     target = out.resolve()
     for path in paths:
         root = path.resolve()
-        if target == root or (root.is_dir() and root in target.parents):
-            return f"--out {out} must be outside {path}"
+        if target == root or (root.is_dir() and root in target.parents) \
+                or target in root.parents:
+            return f"--out {out} must be outside {path}, and must not contain it"
     return None

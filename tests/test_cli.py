@@ -257,3 +257,10 @@ def test_explain_ranks_candidates_and_totals(tmp_path: Path) -> None:
     _, as_json, _ = run("explain", "--json", str(tmp_path))
     evidence = {u["receiver"]: u["evidence"] for d in json.loads(as_json) for u in d["unresolved"]}
     assert evidence == {"session": "strong", "rows": "some", "item": "weak"}
+
+
+def test_out_containing_an_input_is_refused(tree: Path) -> None:
+    """``--out proj proj/pkg`` would write the "copy" over the originals."""
+    code, _, err = run("apply", "--out", str(tree), str(tree / "pkg"))
+    assert code == 2 and "must not contain it" in err
+    assert (tree / "pkg" / "client.py").read_bytes() == GOOD

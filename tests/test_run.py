@@ -136,3 +136,28 @@ def test_attribute_of_a_function_in_another_module(tmp_path: Path) -> None:
     assert code == 0, err
     assert '"callee": "requests.get"' in out
     assert "attribute of the function pkg.mod.cli" in out
+
+
+def test_a_file_edited_while_codetrace_runs_is_not_overwritten(tmp_path: Path) -> None:
+    """An editor saves the file between codetrace reading it and writing its result: the
+    user's edit stays, the file is reported, the run exits 2 (issue 10: a lost edit)."""
+    from codetrace import _run
+
+    target = tmp_path / "m.py"
+    target.write_bytes(b"import requests\nrequests.get('u')\n")
+    original_instrument = _run._engine.instrument
+
+    def instrument_then_edit(data: bytes, file: object, **options: bool) -> object:
+        result = original_instrument(data, file, **options)  # type: ignore[arg-type]
+        if options.get("self_check", True):  # the outer call: the editor saves now
+            target.write_bytes(b"import requests\nrequests.get('edited')\n")
+        return result
+
+    _run._engine.instrument = instrument_then_edit  # type: ignore[assignment]
+    try:
+        result = CliRunner().invoke(app, ["apply", str(target)])
+    finally:
+        _run._engine.instrument = original_instrument  # type: ignore[assignment]
+    assert result.exit_code == 2
+    assert "changed on disk while codetrace ran" in result.stderr
+    assert target.read_bytes() == b"import requests\nrequests.get('edited')\n"
