@@ -280,6 +280,10 @@ def _write(
         return True
     if job.write_back is WriteBack.YES:
         try:
+            if source.path.is_symlink():  # never replace a link with a regular file
+                report.error(result.path, 1, "is a symbolic link: codetrace does not write "
+                             "through links (name the file it points to); left as it is")
+                return False
             # written only if the file is still what was read (an editor may have saved it)
             if result.read_digest and not _still(source.path, result.read_digest):
                 report.error(result.path, 1, "changed on disk while codetrace ran; left as it "

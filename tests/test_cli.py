@@ -264,3 +264,17 @@ def test_out_containing_an_input_is_refused(tree: Path) -> None:
     code, _, err = run("apply", "--out", str(tree), str(tree / "pkg"))
     assert code == 2 and "must not contain it" in err
     assert (tree / "pkg" / "client.py").read_bytes() == GOOD
+
+
+def test_a_named_symlink_is_never_replaced(tree: Path) -> None:
+    """Folders are walked without following links; a link named on the command line is read
+    but never replaced by a regular file (issue 10)."""
+    link = tree / "link.py"
+    link.symlink_to(tree / "pkg" / "client.py")
+    (tree / "pkg" / "linked.py").symlink_to(tree / "pkg" / "client.py")
+    code, _, err = run("apply", str(link))
+    assert code == 2 and "is a symbolic link" in err
+    assert link.is_symlink() and (tree / "pkg" / "client.py").read_bytes() == GOOD
+    code, _, err = run("apply", str(tree / "pkg"))
+    assert code == 0 and "1 file instrumented" in err  # client.py; linked.py skipped
+    assert (tree / "pkg" / "linked.py").is_symlink()
