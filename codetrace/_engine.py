@@ -33,6 +33,16 @@ from codetrace._strip import check_marker_gone, strip_module
 
 Positions = dict[cst.CSTNode, CodeRange]
 
+#: files larger than this are not parsed: libcst takes minutes on tens of megabytes, and a
+#: source file that large is generated code (the run goes on; the file is reported)
+MAX_BYTES = 2 * 1024 * 1024
+
+
+def _check_size(source: bytes) -> None:
+    if len(source) > MAX_BYTES:
+        raise Failure(1, f"{len(source) / 1024 / 1024:.1f} MB is over the "
+                      f"{MAX_BYTES // 1024 // 1024} MB codetrace parses; left untouched")
+
 
 def _positions(module: cst.Module) -> Positions:
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
@@ -97,6 +107,7 @@ def instrument(source: bytes, file: FileContext, *, self_check: bool = True) -> 
     try:
         if not file.passes_prefilter(source):
             return FileResult(file.path, "unchanged")
+        _check_size(source)
         module = parse(source, exact=False)
         new_module, found, outcomes = _transform(module, source, file, register=self_check)
         if new_module is not None:
@@ -168,6 +179,7 @@ def strip(source: bytes, file: FileContext, *, self_check: bool = True) -> FileR
     try:
         if MARKER.encode() not in source:
             return FileResult(file.path, "unchanged")
+        _check_size(source)
         module = parse(source)
         stripped, removed = strip_module(module, file.options.runtime, file.options.style,
                                          check=False)

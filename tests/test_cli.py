@@ -278,3 +278,14 @@ def test_a_named_symlink_is_never_replaced(tree: Path) -> None:
     code, _, err = run("apply", str(tree / "pkg"))
     assert code == 0 and "1 file instrumented" in err  # client.py; linked.py skipped
     assert (tree / "pkg" / "linked.py").is_symlink()
+
+
+def test_a_huge_file_is_reported_not_parsed(tree: Path) -> None:
+    """A 20 MB generated module used to take minutes (issue 10): now one line, and the rest
+    of the run goes on."""
+    huge = tree / "pkg" / "generated.py"
+    huge.write_bytes(b"import requests\n" + b"x = requests.get('u')\n" * 120_000)
+    code, _, err = run("apply", str(tree))
+    assert code == 2
+    assert "generated.py:1: 2.5 MB is over the 2 MB codetrace parses; left untouched" in err
+    assert b"_codetrace" in (tree / "pkg" / "client.py").read_bytes()
