@@ -13,6 +13,7 @@ import hashlib
 import multiprocessing
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -151,9 +152,18 @@ def _out_target(job: Job, source: _discover.Source) -> Path:
 _WORKER: tuple[Job, ProjectIndex] | None = None
 
 
-def _init_worker(job: Job, roots: list[Path]) -> None:
+def _init_worker(job: Job, roots: list[Path], parent: int | None = None) -> None:
     global _WORKER
     _WORKER = (job, _project_for(job, roots))
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    """A worker ends when its parent does (killed with SIGKILL, it cannot tell us)."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
 
 
 def _work(source: _discover.Source) -> tuple[FileResult, float]:
@@ -178,7 +188,7 @@ def _results(
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     with ProcessPoolExecutor(
         max_workers=job.jobs, mp_context=context, initializer=_init_worker,
-        initargs=(job, roots),
+        initargs=(job, roots, os.getpid()),
     ) as pool:
         # largest files first, so no worker is left with a long file at the end; results are
         # still taken in input order, which keeps the output deterministic

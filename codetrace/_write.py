@@ -6,6 +6,7 @@ import contextlib
 import difflib
 import io
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -15,6 +16,43 @@ from pathlib import Path
 
 class WriteError(Exception):
     """A file could not be written; the original is unchanged."""
+
+
+#: temporary files are ``.NAME.PID.RANDOM.codetrace`` beside their target: a run that was
+#: killed mid-write leaves one at most, and the next run recognises and removes it
+_LEFTOVER = re.compile(r"^\..+\.(\d+)\.[^.]+\.codetrace$")
+_swept: set[str] = set()
+
+
+def remove_leftovers(directory: Path) -> None:
+    """Delete temporary files that runs which are no longer alive left in ``directory``
+    (once per folder per run)."""
+    key = str(directory)
+    if key in _swept:
+        return
+    _swept.add(key)
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return
+    for entry in entries:
+        found = _LEFTOVER.match(entry.name)
+        if found is None or _alive(int(found.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            os.unlink(entry.path)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, owned by someone else
+        return True
+    return True
 
 
 def atomic_write(path: Path, data: bytes, *, like: Path | None = None) -> None:
@@ -30,8 +68,9 @@ def atomic_write(path: Path, data: bytes, *, like: Path | None = None) -> None:
         mode = None
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".codetrace",
-                                         dir=directory)
+        remove_leftovers(directory)
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.",
+                                         suffix=".codetrace", dir=directory)
     except OSError as exc:
         raise WriteError(f"cannot write in {directory}: {exc.strerror or exc}") from None
     try:
@@ -42,10 +81,12 @@ def atomic_write(path: Path, data: bytes, *, like: Path | None = None) -> None:
         if mode is not None:
             os.chmod(temporary, mode)
         os.replace(temporary, path)
-    except OSError as exc:
+    except BaseException as exc:  # a signal turned into an exception cleans up too
         with contextlib.suppress(OSError):
             os.unlink(temporary)
-        raise WriteError(f"cannot write: {exc.strerror or exc}") from None
+        if isinstance(exc, OSError):
+            raise WriteError(f"cannot write: {exc.strerror or exc}") from None
+        raise
 
 
 def copy_file(source: Path, target: Path) -> None:

@@ -6,6 +6,7 @@ Exit codes: 0 done or nothing to do, 1 ``--check`` found work, 2 a usage, config
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from collections import Counter
 from pathlib import Path
@@ -266,8 +267,14 @@ def _main(
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point. SIGTERM ends the run the way Ctrl-C does: a file being
+    written is cleaned up, and the worker processes go with it."""
+    signal.signal(signal.SIGTERM, _terminate)
     app(prog_name="codetrace")
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 __all__ = ["app", "main"]

@@ -161,3 +161,64 @@ def test_a_file_edited_while_codetrace_runs_is_not_overwritten(tmp_path: Path) -
     assert result.exit_code == 2
     assert "changed on disk while codetrace ran" in result.stderr
     assert target.read_bytes() == b"import requests\nrequests.get('edited')\n"
+
+
+def test_leftover_temporary_files_of_dead_runs_are_removed(tmp_path: Path) -> None:
+    """A run killed mid-write leaves ``.NAME.PID.RANDOM.codetrace``; the next run that writes
+    in that folder removes it, unless its process is still alive (issue 10)."""
+    target = tmp_path / "m.py"
+    target.write_bytes(b"import requests\nrequests.get('u')\n")
+    dead = tmp_path / ".m.py.999999999.k3j2.codetrace"  # no such pid
+    alive = tmp_path / f".m.py.{os.getpid()}.x9y8.codetrace"
+    dead.write_bytes(b"half")
+    alive.write_bytes(b"half")
+    assert CliRunner().invoke(app, ["apply", str(target)]).exit_code == 0
+    assert not dead.exists() and alive.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, "m.py"])
+
+
+def test_workers_die_with_their_parent(tmp_path: Path) -> None:
+    """SIGKILL the CLI mid-run: its worker processes end within seconds (issue 10)."""
+    import signal
+    import subprocess
+    import sys
+
+    for index in range(60):
+        (tmp_path / f"m{index}.py").write_bytes(
+            b"import requests\n" + b"requests.get('u')\n" * 400)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "codetrace", "apply", "--diff", "--jobs", "2", "--no-cache",
+         str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    children: list[int] = []
+    deadline = time.monotonic() + 30
+    while not children and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.1)
+        children = _children(process.pid)
+    process.send_signal(signal.SIGKILL)
+    process.wait(10)
+    assert children, "the run ended before it started its workers"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_running(pid) for pid in children):
+        time.sleep(0.2)
+    assert not any(_running(pid) for pid in children)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
