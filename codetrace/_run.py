@@ -6,12 +6,14 @@ Files are independent; a failing file is reported and the run goes on. Output fl
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import functools
 import hashlib
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 import time
@@ -159,6 +161,39 @@ def _init_worker(job: Job, roots: list[Path], parent: int | None = None) -> None
         threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
 
 
+def _arm_workers() -> None:
+    """Make every process forked from here on die with this one, even a worker stuck before
+    it runs any Python (a lock taken by another thread at fork time): Linux's parent-death
+    signal, set in the child right after the fork. Elsewhere the workers' watchdog thread
+    does it. SIGTERM gets its default action back in the child."""
+    global _ARMED
+    if _ARMED:
+        return
+    _ARMED = True
+    prctl = None
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            prctl = ctypes.CDLL(None, use_errno=True).prctl
+        except (OSError, AttributeError):
+            prctl = None
+    parent = os.getpid()
+
+    def in_child() -> None:
+        with contextlib.suppress(ValueError, OSError):
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        if prctl is not None:
+            prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+            if os.getppid() != parent:  # the parent died before the signal was armed
+                os._exit(1)
+
+    os.register_at_fork(after_in_child=in_child)
+
+
+_ARMED = False
+
+
 def _exit_with(parent: int) -> None:
     """A worker ends when its parent does (killed with SIGKILL, it cannot tell us)."""
     while os.getppid() == parent:
@@ -186,6 +221,7 @@ def _results(
         return
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    _arm_workers()
     with ProcessPoolExecutor(
         max_workers=job.jobs, mp_context=context, initializer=_init_worker,
         initargs=(job, roots, os.getpid()),

@@ -198,9 +198,24 @@ def test_workers_die_with_their_parent(tmp_path: Path) -> None:
     process.wait(10)
     assert children, "the run ended before it started its workers"
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(_running(pid) for pid in children):
+    while time.monotonic() < deadline and _run_processes(tmp_path):
         time.sleep(0.2)
-    assert not any(_running(pid) for pid in children)
+    assert not _run_processes(tmp_path)  # every process of that run, not only those seen
+
+
+def _run_processes(tree: Path) -> list[int]:
+    """Live processes whose command line names ``tree``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if str(tree).encode() in command and _running(int(entry.name)):
+            found.append(int(entry.name))
+    return found
 
 
 def _children(pid: int) -> list[int]:
