@@ -43,7 +43,10 @@ class TraceContextPropagator:
             f"-0{source.trace_flags & 3}"
         )
         if source.trace_state:
-            carrier["tracestate"] = source.trace_state
+            state = _checked_state(source.trace_state)
+            if state:
+                carrier["tracestate"] = state
+
 
     def extract(self, headers: Mapping[str, str], context: Context) -> Context:
         traceparent = headers.get("traceparent")
@@ -81,6 +84,21 @@ class BaggagePropagator:
         return Context(
             context.trace_id, context.span_id, context.trace_flags, context.trace_state, entries
         )
+
+
+_checked: dict[str, str] = {}
+
+
+def _checked_state(state: str) -> str:
+    """``state`` as a valid ``tracestate``, or ``""``: whatever built the context (user code
+    too), nothing that breaks the header grammar (a CR/LF, an invalid member) is written."""
+    known = _checked.get(state)
+    if known is None:
+        known = parse_tracestate(state) or ""
+        if len(_checked) >= 256:
+            _checked.clear()
+        _checked[state] = known
+    return known
 
 
 class B3SinglePropagator:

@@ -295,3 +295,24 @@ def test_context_value_semantics() -> None:
     assert a != rt.Context()
     assert "4bf92f35" in repr(a)
     assert rt.Context().baggage_dict() == {}
+
+
+@pytest.mark.parametrize("state", [
+    "a=b\r\nX-Injected: yes", "a=b\nX: y", "a=b\rX: y", "a=b,\x00=c", "no-equals-sign",
+    "UPPER=case", "a=" + "v" * 300,
+])
+def test_inject_never_writes_an_invalid_tracestate(state: str) -> None:
+    """A ``Context`` built by user code may carry anything: a header value with CR/LF or an
+    invalid member is never written into a carrier (issue 10: header injection)."""
+    context = rt.Context(0x1234, 0x5678, 1, state)
+    carrier: dict[str, str] = {}
+    rt.inject(carrier, span=context)
+    assert "traceparent" in carrier
+    assert "tracestate" not in carrier
+    assert not any("\r" in v or "\n" in v for v in carrier.values())
+
+
+def test_inject_writes_a_valid_tracestate_normalised() -> None:
+    carrier: dict[str, str] = {}
+    rt.inject(carrier, span=rt.Context(0x1234, 0x5678, 1, "a=1 , b@v=2"))
+    assert carrier["tracestate"] == "a=1,b@v=2"
