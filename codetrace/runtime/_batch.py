@@ -117,7 +117,8 @@ class BatchSpanProcessor:
                     self.dropped_spans += 1
                     return
                 queue.append(span)
-                batch_full = len(queue) == self.max_export_batch_size
+                # ``>=``: while the worker exports, the queue grows past one batch
+                batch_full = len(queue) >= self.max_export_batch_size
                 need_worker = self._worker is None and not self._worker_failed
             if batch_full:
                 self._wakeup.set()
@@ -187,7 +188,11 @@ class BatchSpanProcessor:
             waiters: list[threading.Event] = []
             stopping = False
             try:
-                self._wakeup.wait(delay_s)
+                with self._lock:
+                    # a full batch waiting is exported now, not after the schedule delay
+                    ready = len(self._queue) >= self.max_export_batch_size
+                if not ready:
+                    self._wakeup.wait(delay_s)
                 with self._lock:
                     self._wakeup.clear()
                     waiters, self._flush_waiters = self._flush_waiters, []
