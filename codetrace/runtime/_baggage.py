@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 MAX_MEMBERS = 64
 MAX_BYTES = 8192
+#: how much of a hostile header is looked at (8 times what may be kept)
+SCAN_LIMIT = 8 * MAX_BYTES
+MAX_SCANNED_MEMBERS = 8 * MAX_MEMBERS
 
 _TOKEN_CHARS = frozenset(
     "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -71,9 +74,11 @@ def parse_baggage(header: str) -> tuple[BaggageEntry, ...]:
     """The entries of a ``baggage`` header value (several headers joined with ``,``)."""
     entries: list[BaggageEntry] = []
     total = 0
-    for raw in header.split(","):
+    # bounded work whatever the input: at most SCAN_LIMIT characters are looked at, and a
+    # member that could never fit is skipped unparsed
+    for raw in header[:SCAN_LIMIT].split(",", MAX_SCANNED_MEMBERS):
         member = raw.strip(" \t")
-        if not member:
+        if not member or len(member) > MAX_BYTES:
             continue
         entry = _parse_member(member)
         if entry is None:

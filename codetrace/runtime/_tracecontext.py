@@ -35,6 +35,8 @@ _VALUE_CHARS = frozenset(chr(code) for code in range(0x20, 0x7F)) - {",", "="}
 
 TRACEPARENT_LENGTH = 55
 MAX_TRACESTATE_MEMBERS = 32
+#: 32 members of a 256-character key and value, with separators and some optional whitespace
+MAX_TRACESTATE_LENGTH = 32 * (256 + 1 + 256) + 32 * 8
 
 
 def parse_traceparent(header: str) -> tuple[int, int, int] | None:
@@ -92,6 +94,8 @@ def is_valid_value(value: str) -> bool:
 
 def parse_tracestate(header: str) -> str | None:
     """Normalised ``tracestate`` (members joined by ``,``); ``""`` if empty, ``None`` if invalid."""
+    if len(header) > MAX_TRACESTATE_LENGTH:  # no valid one is this long: bounded work
+        return None
     members: list[str] = []
     keys: set[str] = set()
     for raw in header.split(","):
