@@ -43,8 +43,28 @@ def _first_partial(adapter: Adapter, callee: Callable[..., Any]) -> Callable[...
     global _partial
     from functools import partial
 
-    _partial = partial
-    return partial(adapter, callee)
+    # ``partial(adapter, callee)`` that shows the callee to introspection: frameworks that
+    # read ``inspect.signature``, ``__wrapped__``, ``__name__`` or ``__doc__`` (dependency
+    # injection, click, pytest) see the function the user wrote. Properties, so nothing is
+    # read from the callee (a mock, say) unless something asks.
+    class Traced(partial):  # type: ignore[type-arg]
+        __slots__ = ()
+
+        @property
+        def __wrapped__(self) -> Any:
+            return self.args[0]
+
+        @property
+        def __name__(self) -> Any:
+            return getattr(self.args[0], "__name__", type(self.args[0]).__name__)
+
+        @property
+        def __doc__(self) -> Any:  # type: ignore[override]
+            return getattr(self.args[0], "__doc__", None)
+
+    Traced.__module__ = __name__
+    _partial = Traced
+    return Traced(adapter, callee)
 
 
 _partial: Callable[[Adapter, Callable[..., Any]], Callable[..., Any]] = _first_partial

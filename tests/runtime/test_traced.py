@@ -177,3 +177,21 @@ def test_traced_overhead_is_small(exporter: rt.InMemorySpanExporter) -> None:
         best = min(best, (time.perf_counter() - start) / 2000)
         exporter.clear()
     assert best < 50e-6
+
+
+def test_the_traced_callable_shows_the_callee_to_introspection() -> None:
+    """``inspect.signature``, ``__wrapped__``, ``__name__`` and ``__doc__`` are the callee's
+    (issue 10: frameworks that introspect callables saw ``(*args, **kwargs)``)."""
+    import inspect
+
+    def fetch(url: str, *, timeout: float = 5) -> int:
+        """Fetch it."""
+        return 1
+
+    wrapped = rt.traced(fetch, "myapp.fetch")
+    assert wrapped is not fetch
+    assert inspect.signature(wrapped) == inspect.signature(fetch)
+    assert list(inspect.signature(wrapped).parameters) == ["url", "timeout"]
+    assert wrapped.__wrapped__ is fetch  # type: ignore[attr-defined]
+    assert (wrapped.__name__, wrapped.__doc__) == ("fetch", "Fetch it.")
+    assert wrapped("u") == 1
