@@ -25,7 +25,7 @@ over lives apart (``_model``).
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 
 import libcst as cst
 
@@ -80,10 +80,6 @@ _ASYNC_MANAGERS = frozenset({
 })
 
 
-_Same = Callable[[Value, Value], bool]
-_Order = Callable[[list[Value]], list[Value]]
-
-
 class Resolver:
     """Evaluates expressions against scopes, the project's modules and the rules' types.
 
@@ -120,6 +116,36 @@ class Resolver:
             return (self.constructed_base(a.type, (b.type,)) is not None
                     or self.constructed_base(b.type, (a.type,)) is not None)
         return False
+
+    def _consensus(self, values: Sequence[Value]) -> tuple[list[Value], Value | None]:
+        """The values that are not ``None`` nor a cycle, and the one they all agree on (the
+        most derived, see :meth:`_derived_first`), or None when they differ."""
+        real = self._derived_first([v for v in values if v not in (NONE, CYCLE)])
+        if real and all(self._same(v, real[0]) for v in real[1:]):
+            return real, real[0]
+        return real, None
+
+    def _one_of(self, values: Sequence[Value], different: str) -> Value:
+        """One expression that may be any of ``values`` (``a or b``, a union annotation)."""
+        real, agreed = self._consensus(values)
+        if not real:
+            return CYCLE if CYCLE in values else NONE
+        if agreed is not None:
+            return agreed
+        unknown = next((v for v in real if isinstance(v, Unknown)), None)
+        return unknown if unknown is not None else Unknown(different)
+
+    def _agree_values(self, name: str, values: Sequence[Value]) -> Value:
+        """A name bound to ``values`` (every binding, or every return): all must agree."""
+        real, agreed = self._consensus(values)
+        if not real:
+            return CYCLE if CYCLE in values else Unknown(f"`{name}` is only ever None")
+        if agreed is not None:
+            return agreed
+        unknown = next((v for v in real if isinstance(v, Unknown)), None)
+        if unknown is not None:
+            return Unknown(f"`{name}` has a binding that is not resolved: {unknown.reason}")
+        return Unknown(f"`{name}` is bound to different things")
 
     def _derived_first(self, values: Sequence[Value]) -> list[Value]:
         """Project subclasses before the classes they derive from, so agreement keeps the
@@ -185,14 +211,14 @@ class Resolver:
                 return self.annotation(node.args[0].value, scope)
             return self.call(callee)
         if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.Or):
-            return _one_of([self.evaluate(node.left, scope), self.evaluate(node.right, scope)],
-                           "`or` of different things", self._same, self._derived_first)
+            either = [self.evaluate(node.left, scope), self.evaluate(node.right, scope)]
+            return self._one_of(either, "`or` of different things")
         if isinstance(node, cst.IfExp):
             if self.evaluate(node.test, scope) == Ref("typing.TYPE_CHECKING"):
                 # ``Base = requests.Session if TYPE_CHECKING else object``: the static type
                 return self.evaluate(node.body, scope)
-            return _one_of([self.evaluate(node.body, scope), self.evaluate(node.orelse, scope)],
-                           "conditional of different things", self._same, self._derived_first)
+            either = [self.evaluate(node.body, scope), self.evaluate(node.orelse, scope)]
+            return self._one_of(either, "conditional of different things")
         if isinstance(node, cst.Subscript):
             # ``Base[T]`` of a class is that class (a generic base, ``Client[int]()``)
             head = self.evaluate(node.value, scope)
@@ -261,9 +287,9 @@ class Resolver:
                 return Unknown("string annotation does not parse")
             return self.annotation(inner, scope)
         if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitOr):
-            return _one_of(
+            return self._one_of(
                 [self.annotation(node.left, scope), self.annotation(node.right, scope)],
-                "union of several types", self._same, self._derived_first,
+                "union of several types",
             )
         if isinstance(node, cst.Name) and node.value == "None":
             return NONE
@@ -275,7 +301,7 @@ class Resolver:
                     for el in node.slice
                     if isinstance(el.slice, cst.Index)
                 ]
-                return _one_of(members, "union of several types", self._same, self._derived_first)
+                return self._one_of(members, "union of several types")
             if isinstance(head, Ref):
                 return Inst(self.ruleset.canonical(head.qname))
             return Unknown("generic annotation")
@@ -340,7 +366,7 @@ class Resolver:
 
     def _agree(self, name: str, bindings: Sequence[Binding]) -> Value:
         values = [self._binding_value(b) for b in bindings if b.kind != "none"]
-        return _agree(name, values, self._same, self._derived_first)
+        return self._agree_values(name, values)
 
     def _binding_value(self, binding: Binding) -> Value:
         kind = binding.kind
@@ -394,9 +420,8 @@ class Resolver:
         if not names:
             return Unknown("getattr() with a name that is not a known string")
         base = self.evaluate(obj, scope)
-        return _one_of([self.attribute(base, n) for n in sorted(names)],
-                       "getattr() of names that are different things", self._same,
-                       self._derived_first)
+        return self._one_of([self.attribute(base, n) for n in sorted(names)],
+                            "getattr() of names that are different things")
 
     def _literal_strings(self, node: cst.BaseExpression, scope: Scope) -> set[str]:
         """The strings ``node`` can be: a literal, or a name bound only to literals or annotated
@@ -493,7 +518,7 @@ class Resolver:
                     assert isinstance(argument, cst.BaseExpression)
                     values.append(self.evaluate(argument, scope))
             self.tiers.add(6)
-            return _agree(name, values, self._same, self._derived_first)
+            return self._agree_values(name, values)
         finally:
             self._active.discard(key)
 
@@ -517,16 +542,18 @@ class Resolver:
     def _called_function(self, call: cst.Call, scope: Scope) -> tuple[str, int] | None:
         """The project function ``call`` calls and how many leading parameters it binds."""
         func = call.func
-        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
-            # ``Base.__init__(self, ...)`` names Base's own, whatever subclasses override
-            named = self.evaluate(func.value, scope)
+        receiver = func.value if isinstance(func, cst.Attribute) else None
+        if receiver is not None and not _is_super(receiver):
+            named = self.evaluate(receiver, scope)
             if isinstance(named, Ref) and self.project.class_info(named.qname) is not None:
+                # ``Base.__init__(self, ...)`` names Base's own, whatever subclasses override,
+                # and passes self by hand
+                assert isinstance(func, cst.Attribute)
                 own = self._member(named.qname, func.attr.value, set(), instance=False)
-                if isinstance(own, Ref) and self.project.function_info(own.qname):
-                    kind = self.project.function_info(own.qname)
-                    assert kind is not None
-                    return own.qname, 1 if kind.kind == "classmethod" else 0
-        callee = self.evaluate(call.func, scope)
+                method = self.project.function_info(own.qname) if isinstance(own, Ref) else None
+                if method is not None:
+                    return method.qname, 1 if method.kind == "classmethod" else 0
+        callee = self.evaluate(func, scope)
         if not isinstance(callee, Ref):
             return None
         if self.project.class_info(callee.qname) is not None:  # a construction: __init__
@@ -539,16 +566,11 @@ class Resolver:
             return function.qname, 0
         if function.kind == "classmethod":
             return function.qname, 1
-        func = call.func
-        if isinstance(func, cst.Attribute):
-            receiver = func.value
-            if _is_super(receiver):
-                return function.qname, 1
-            base = self.evaluate(receiver, scope)
-            if isinstance(base, Inst):
-                return function.qname, 1
-            if isinstance(base, Ref) and self.project.class_info(base.qname) is not None:
-                return function.qname, 0  # ``Base.__init__(self, ...)``: self passed by hand
+        # a method, bound through super() or an instance
+        if receiver is not None and (
+            _is_super(receiver) or isinstance(self.evaluate(receiver, scope), Inst)
+        ):
+            return function.qname, 1
         return None
 
     def _dotted_bindings(self, dotted: str, scope: Scope) -> list[Binding] | None:
@@ -625,7 +647,7 @@ class Resolver:
             self._active.discard(key)
         if not values:
             return Unknown(f"{function.qname} returns nothing")
-        return _agree(f"{function.qname}()", values, self._same, self._derived_first)
+        return self._agree_values(f"{function.qname}()", values)
 
     def _enclosing_class(self, scope: Scope) -> ClassInfo | None:
         """The class whose method (or a lambda/comprehension in it) ``scope`` belongs to."""
@@ -763,30 +785,6 @@ def _is_super(node: cst.BaseExpression) -> bool:
         and node.func.value == "super"
         and len(node.args) in (0, 2)
     )
-
-
-def _one_of(values: Sequence[Value], different: str, same: _Same, order: _Order = list) -> Value:
-    real = order([v for v in values if v not in (NONE, CYCLE)])
-    if not real:
-        return CYCLE if CYCLE in values else NONE
-    first = real[0]
-    if all(same(v, first) for v in real[1:]):
-        return first
-    unknown = next((v for v in real if isinstance(v, Unknown)), None)
-    return unknown if unknown is not None else Unknown(different)
-
-
-def _agree(name: str, values: Sequence[Value], same: _Same, order: _Order = list) -> Value:
-    real = order([v for v in values if v not in (NONE, CYCLE)])
-    if not real:
-        return CYCLE if CYCLE in values else Unknown(f"`{name}` is only ever None")
-    first = real[0]
-    if all(same(v, first) for v in real[1:]):
-        return first
-    unknown = next((v for v in real if isinstance(v, Unknown)), None)
-    if unknown is not None:
-        return Unknown(f"`{name}` has a binding that is not resolved: {unknown.reason}")
-    return Unknown(f"`{name}` is bound to different things")
 
 
 def _find_bindings(name: str, scope: Scope) -> list[Binding] | None:
