@@ -28,7 +28,7 @@ from codetrace._result import (
     UnresolvedReport,
     error_result,
 )
-from codetrace._source import check_round_trip, compiles, parse
+from codetrace._source import check_round_trip, compile_error, compiles, parse
 from codetrace._strip import check_marker_gone, strip_module
 
 Positions = dict[cst.CSTNode, CodeRange]
@@ -127,12 +127,15 @@ def instrument(source: bytes, file: FileContext, *, self_check: bool = True) -> 
                               ignored=found.ignored)
         output = new_module.bytes
         if self_check:
-            original = compiles(source, file.path)
-            if original:  # Python itself rejects the input (``import *`` in a function...)
-                raise Failure(_line_of(original), f"Python rejects this file as it is "
-                              f"({original}); left untouched")
             problem = _self_check(source, output, file)
             if problem:
+                # the input itself may be what Python rejects (``import *`` in a function...):
+                # compiled only on this rare path, not for every changed file
+                original = compile_error(source, file.path)
+                if original is not None:
+                    line, message = original
+                    raise Failure(line or 1, f"Python rejects this file as it is (line {line}: "
+                                  f"{message}); left untouched")
                 raise Failure(1, f"self-check failed, file left untouched: {problem}")
         return FileResult(file.path, "changed", output=output, sites=sites,
                           unresolved=unresolved, ignored=found.ignored)
@@ -143,13 +146,6 @@ def instrument(source: bytes, file: FileContext, *, self_check: bool = True) -> 
     except Exception as exc:  # a bug of ours must not stop the run or lose the file
         return FileResult(file.path, "error",
                           error=f"internal error: {type(exc).__name__}: {exc}", line=1)
-
-
-def _line_of(problem: str) -> int:
-    """The line of a :func:`compiles` message (``line N: ...``), 1 when it names none."""
-    head = problem.split(":", 1)[0]
-    number = head.removeprefix("line ").strip()
-    return int(number) if number.isdigit() and int(number) > 0 else 1
 
 
 def _unresolved_report(positions: Positions, item: Unresolved) -> UnresolvedReport:

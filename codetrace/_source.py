@@ -71,13 +71,20 @@ def check_round_trip(module: cst.Module, source: bytes) -> None:
         raise Failure(1, "libcst does not reproduce this file byte for byte; left untouched")
 
 
-def compiles(source: bytes, path: str) -> str | None:
-    """None when ``source`` compiles, else the error (warnings of the user's code are muted)."""
+def compile_error(source: bytes, path: str) -> tuple[int, str] | None:
+    """None when ``source`` compiles, else the line (0: none named) and the error; warnings of
+    the user's code are muted."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             compile(source, path, "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as exc:
         line = getattr(exc, "lineno", None) or 0
-        return f"line {line}: {exc.__class__.__name__}: {getattr(exc, 'msg', exc)}"
+        return line, f"{exc.__class__.__name__}: {getattr(exc, 'msg', exc)}"
     return None
+
+
+def compiles(source: bytes, path: str) -> str | None:
+    """None when ``source`` compiles, else the error as ``line N: ...``."""
+    error = compile_error(source, path)
+    return None if error is None else f"line {error[0]}: {error[1]}"
