@@ -73,6 +73,22 @@ def collect(
     )
 
 
+def _assigned_call(
+    statement: cst.CSTNode,
+) -> tuple[cst.BaseAssignTargetExpression, cst.Call] | None:
+    """``target = CALL`` (or ``target: T = CALL``) alone on its line: the target and the call."""
+    if not (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1):
+        return None
+    small = statement.body[0]
+    if isinstance(small, cst.Assign) and len(small.targets) == 1:
+        target = small.targets[0].target
+    elif isinstance(small, cst.AnnAssign):
+        target = small.target
+    else:
+        return None
+    return (target, small.value) if isinstance(small.value, cst.Call) else None
+
+
 class _Collector(cst.CSTVisitor):
     def __init__(
         self, *, module_name: str, is_package: bool, runtime: str,
@@ -140,13 +156,9 @@ class _Collector(cst.CSTVisitor):
     # ----- statements that carry ignore directives --------------------------------------------
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         self.statement_ignored.append(self._span_ignored(node))
-        if len(node.body) == 1:
-            small = node.body[0]
-            if isinstance(small, cst.Assign) and len(small.targets) == 1:
-                if isinstance(small.value, cst.Call):
-                    self.assigned[id(small.value)] = (small.targets[0].target, node)
-            elif isinstance(small, cst.AnnAssign) and isinstance(small.value, cst.Call):
-                self.assigned[id(small.value)] = (small.target, node)
+        assignment = _assigned_call(node)
+        if assignment is not None:
+            self.assigned[id(assignment[1])] = (assignment[0], node)
 
     def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine) -> None:
         self.statement_ignored.pop()
@@ -154,20 +166,12 @@ class _Collector(cst.CSTVisitor):
     def _mark_hooked(self, body: Sequence[cst.CSTNode]) -> None:
         """``x = Lib(...)`` followed by a statement an advice added for ``x``: already done."""
         for current, following in itertools.pairwise(body):
-            if not (isinstance(current, cst.SimpleStatementLine) and len(current.body) == 1):
-                continue
-            small = current.body[0]
-            if isinstance(small, cst.Assign) and len(small.targets) == 1:
-                target: cst.BaseExpression = small.targets[0].target
-            elif isinstance(small, cst.AnnAssign):
-                target = small.target
-            else:
-                continue
-            if not isinstance(small.value, cst.Call):
+            assignment = _assigned_call(current)
+            if assignment is None:
                 continue
             added = _advice.added_target(following)
-            if added is not None and added.deep_equals(target):
-                self.instrumented.add(id(small.value))
+            if added is not None and added.deep_equals(assignment[0]):
+                self.instrumented.add(id(assignment[1]))
 
     def visit_Module(self, node: cst.Module) -> None:
         self._mark_hooked(node.body)
@@ -337,7 +341,7 @@ class _Collector(cst.CSTVisitor):
 
     def visit_Import(self, node: cst.Import) -> None:
         for alias in node.names:
-            full = (dotted_name(alias.name) or "")
+            full = dotted_name(alias.name) or ""
             if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
                 self._bind(alias.asname.name.value,
                            Binding("import", self.scope, alias.asname.name, qname=full))
@@ -356,7 +360,7 @@ class _Collector(cst.CSTVisitor):
             self.scope.star_imports.append(base)
             return
         for alias in node.names:
-            name = (dotted_name(alias.name) or "")
+            name = dotted_name(alias.name) or ""
             local = name
             if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
                 local = alias.asname.name.value

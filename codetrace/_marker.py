@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import libcst as cst
 
 from codetrace import _snippets
+from codetrace._model import dotted_name
 from codetrace._options import Options
 
 #: the name every injected construct goes through; a constant, not a setting: strip and a
@@ -37,14 +38,6 @@ def is_marker_rooted(node: cst.BaseExpression) -> bool:
     return marker_path(node) is not None
 
 
-def _dotted(node: cst.BaseExpression) -> str:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        return f"{_dotted(node.value)}.{node.attr.value}"
-    return ""
-
-
 def is_runtime_import(statement: cst.CSTNode, runtime: str) -> bool:
     """``import <runtime> as _codetrace`` alone on a line: the import codetrace adds."""
     if not (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1):
@@ -58,7 +51,7 @@ def is_runtime_import(statement: cst.CSTNode, runtime: str) -> bool:
         asname is not None
         and isinstance(asname.name, cst.Name)
         and asname.name.value == MARKER
-        and _dotted(alias.name) == runtime
+        and dotted_name(alias.name) == runtime
     )
 
 

@@ -22,8 +22,10 @@ from codetrace._ruleset import RuleSet
 
 #: words in a receiver's name that suggest a client, session or connection object
 _HINTS = re.compile(
-    r"(^|[._])(session|sess|client|http|https|api|conn|connection|con|cursor|cur|db|database|"
-    r"engine|sqlite|requests|httpx|transport|pool)s?($|[._])|session|client|conn|cursor",
+    # anywhere in the name, or a whole dotted/underscored part (``self.db``, ``api_cur``)
+    r"session|client|conn|cursor"
+    r"|(^|[._])(sess|https?|api|con|cur|db|database|engine|sqlite|requests|httpx|transport|"
+    r"pool)s?($|[._])",
     re.IGNORECASE,
 )
 #: method names that mean the same on dicts, sets, queues and sockets as on a library object

@@ -10,10 +10,14 @@ from __future__ import annotations
 import functools
 import importlib
 import pkgutil
+from collections.abc import Callable
+from typing import TypeVar
 
 import libcst as cst
 
 from codetrace._advice._base import REGISTRY, Advice, Plan, Skip
+
+T = TypeVar("T")
 
 
 @functools.cache
@@ -39,31 +43,28 @@ def all_advice() -> tuple[Advice, ...]:
     return tuple(_registry()[name] for name in names())
 
 
+def _first(ask: Callable[[Advice], T | None]) -> T | None:
+    """The first answer an advice kind gives that is not None (shapes never overlap)."""
+    for advice in all_advice():
+        found = ask(advice)
+        if found is not None:
+            return found
+    return None
+
+
 def unwrap(node: cst.Call) -> cst.BaseExpression | None:
     """The user's expression inside an injected expression, or None when ``node`` is not one."""
-    for advice in all_advice():
-        inner = advice.unwrap(node)
-        if inner is not None:
-            return inner
-    return None
+    return _first(lambda advice: advice.unwrap(node))
 
 
 def instrumented(node: cst.Call) -> cst.Call | None:
     """The call an injected expression instruments, or None when ``node`` is not one."""
-    for advice in all_advice():
-        call = advice.instrumented(node)
-        if call is not None:
-            return call
-    return None
+    return _first(lambda advice: advice.instrumented(node))
 
 
 def added_target(statement: cst.CSTNode) -> cst.BaseExpression | None:
     """What an injected statement instruments, or None when ``statement`` is not one."""
-    for advice in all_advice():
-        target = advice.added_target(statement)
-        if target is not None:
-            return target
-    return None
+    return _first(lambda advice: advice.added_target(statement))
 
 
 __all__ = ["Advice", "Plan", "Skip", "added_target", "all_advice", "get", "instrumented",

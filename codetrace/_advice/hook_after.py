@@ -15,15 +15,9 @@ import libcst as cst
 from codetrace import _snippets
 from codetrace._advice._base import Advice, Plan, Skip, register
 from codetrace._marker import MARKER, marker_path
-from codetrace._model import Site
+from codetrace._model import Site, dotted_name
 from codetrace._options import Options
 from codetrace.runtime import _catalogue
-
-
-def _simple_target(node: cst.BaseExpression) -> bool:
-    while isinstance(node, cst.Attribute):
-        node = node.value
-    return isinstance(node, cst.Name)
 
 
 def _hook_argument(node: cst.BaseExpression) -> cst.BaseExpression | None:
@@ -70,7 +64,7 @@ class HookAfter(Advice):
         plan = Plan()
         target = site.call.assigned_to
         statement = site.call.statement
-        if target is not None and statement is not None and _simple_target(target):
+        if target is not None and statement is not None and dotted_name(target) is not None:
             plan.insert_after[id(statement)] = _snippets.statement(
                 "hook_statement.py.j2", params, {"__codetrace_target__": target.deep_clone()},
                 line_length=options.line_length,
@@ -103,6 +97,6 @@ class HookAfter(Advice):
         if not isinstance(small, cst.Expr) or small.semicolon != cst.MaybeSentinel.DEFAULT:
             return None
         target = _hook_argument(small.value)
-        if target is None or isinstance(target, cst.Call) or not _simple_target(target):
+        if target is None or isinstance(target, cst.Call) or not dotted_name(target) is not None:
             return None
         return target
