@@ -258,26 +258,32 @@ def adapter(callee: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
     a span: the client's own ``send`` makes it.
     """
     try:
-        # any method bound to a traced client, its own send included: the client makes the span
-        # and a mock: a mocked callee is no I/O
-        recognised = (
-            _BUILT_TRACED if is_mock(callee) or built_traced(callee, ()) else _recognise(callee)
-        )
-        if recognised is not _BUILT_TRACED:
-            if recognised is not None and built_traced(
-                # ``Client.get(client, url)`` reaches the traced ``send``; ``Client.send`` not
+        # a mock is no I/O; a method bound to a traced client, its own send included, and
+        # ``Client.get(client, url)`` (which reaches the traced ``send``; ``Client.send`` does
+        # not) are traced by the client itself: all are called through without a span
+        through = is_mock(callee) or built_traced(callee, ())
+        if not through:
+            recognised = _recognise(callee)
+            through = recognised is not None and built_traced(
                 callee, args[: recognised[1]] if recognised[0] != "send" else ()
-            ):
-                recognised = _BUILT_TRACED
-            else:
+            )
+            if not through:
                 span, call_args, call_kwargs, known = _start(callee, recognised, args, kwargs)
     except Exception as exc:
         warn_once("httpx-adapter", "codetrace: httpx call left untraced", exc=exc)
         return callee(*args, **kwargs)
-    if recognised is _BUILT_TRACED:
+    if through:
         return callee(*args, **kwargs)
+    return _call(span, callee, call_args, call_kwargs, known)
+
+
+def _call(
+    span: Span, callee: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+    known: bool,
+) -> Any:
+    """Call with ``span`` current; end it with the outcome (when awaited, for a coroutine)."""
     try:
-        result = callee(*call_args, **call_kwargs)
+        result = callee(*args, **kwargs)
     except BaseException as exc:
         span.__exit__(type(exc), exc, exc.__traceback__)
         raise
@@ -288,7 +294,6 @@ def adapter(callee: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
     return result
 
 
-_BUILT_TRACED: tuple[str, int] = ("", -1)
 _SEND = ("send", 0)
 
 
@@ -305,13 +310,7 @@ def traced_send(send: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[st
     except Exception as exc:
         warn_once("httpx-adapter", "codetrace: httpx call left untraced", exc=exc)
         return send(*args, **kwargs)
-    try:
-        result = send(*call_args, **call_kwargs)
-    except BaseException as exc:
-        span.__exit__(type(exc), exc, exc.__traceback__)
-        raise
-    _finish(span, result, known)
-    return result
+    return _call(span, send, call_args, call_kwargs, known)
 
 
 async def traced_send_async(

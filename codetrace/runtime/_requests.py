@@ -60,7 +60,7 @@ _SESSION_REQUEST_HEADERS_INDEX = 4  # Session.request(method, url, params, data,
 
 _MAX_CACHED = 1024
 _UNKNOWN = object()
-_BUILT_TRACED: tuple[str, int] = ("", -1)
+_CALL_THROUGH: tuple[str, int] = ("", -1)
 """What :func:`_recognise` says of a method of a session traced at construction."""
 _recognised: dict[tuple[object, object], tuple[str, int] | None] = {}
 
@@ -68,11 +68,11 @@ _recognised: dict[tuple[object, object], tuple[str, int] | None] = {}
 def _recognise(callee: object) -> tuple[str, int] | None:
     """``(name, offset of the first real argument)`` for a genuine ``requests`` callable.
 
-    :data:`_BUILT_TRACED` ("call through, no span of ours") for a method bound to a session
+    :data:`_CALL_THROUGH` ("call through, no span of ours") for a method bound to a session
     traced at construction, and for a mock: a mocked callee is no I/O.
     """
     if is_mock(callee):  # before any hashing: a MagicMock records ``__hash__``
-        return _BUILT_TRACED
+        return _CALL_THROUGH
     # Keyed by the function and the type it is bound to: ``session.get`` (bound, a new object
     # at each access) and ``requests.Session.get`` (plain, the session passed first) differ,
     # and so do a plain session and a traced one.
@@ -98,7 +98,7 @@ def _examine(callee: object) -> tuple[str, int] | None:
     if is_mock(callee):
         return None
     if built_traced(callee, ()):
-        return _BUILT_TRACED
+        return _CALL_THROUGH
     name = getattr(callee, "__name__", None)
     if name not in SIMPLE_METHODS and name not in ("request", "send"):
         return None
@@ -301,20 +301,20 @@ def adapter(callee: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
     """
     try:
         recognised = _recognise(callee)
-        if recognised is _BUILT_TRACED or (
+        if recognised is _CALL_THROUGH or (
             # ``Session.get(session, url)`` reaches the traced ``send``; ``Session.send`` does not
             recognised is not None
             and recognised[1]
             and recognised[0] != "send"
             and built_traced(callee, args)
         ):
-            recognised = _BUILT_TRACED
+            recognised = _CALL_THROUGH
         else:
             span, call_args, call_kwargs, url = _start(callee, recognised, args, kwargs)
     except Exception as exc:
         warn_once("requests-adapter", "codetrace: requests call left untraced", exc=exc)
         return callee(*args, **kwargs)
-    if recognised is _BUILT_TRACED:
+    if recognised is _CALL_THROUGH:
         return callee(*args, **kwargs)
     return _call(span, callee, call_args, call_kwargs, url)
 
