@@ -5,7 +5,7 @@ The pipeline's steps take this object instead of threading eight parameters posi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from codetrace._options import Options
 from codetrace._prefilter import Prefilter
@@ -36,6 +36,3 @@ class FileContext:
         if self.project is not None and self.project.reach is not None:
             return self.project.reach.passes(source, self.module_name, self.is_package)
         return self.prefilter.may_match(source)
-
-    def without_prefilter(self) -> FileContext:
-        return replace(self, prefilter=None)

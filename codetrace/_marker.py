@@ -82,7 +82,7 @@ def import_position(body: Sequence[cst.CSTNode]) -> int:
 
 def add_runtime_import(module: cst.Module, options: Options) -> cst.Module:
     """``module`` with the runtime import, unless it has it already."""
-    if any(is_runtime_import(statement, options.runtime) for statement in module.body):
+    if has_runtime_import(module, options.runtime):
         return module
     line = _snippets.statement(
         "runtime_import.py.j2", {"marker": MARKER, "runtime": options.runtime},
