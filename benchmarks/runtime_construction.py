@@ -1,7 +1,17 @@
 """Objects traced where they are built: what a request or a query costs through them.
 
-    .venv/bin/python benchmarks/runtime_construction.py                # 9 rounds
-    .venv/bin/python benchmarks/runtime_construction.py --rounds 15 --calls 1000 --queries 20000
+    .venv/bin/python benchmarks/runtime_construction.py                # 600 rounds x 30 calls
+    .venv/bin/python benchmarks/runtime_construction.py --rounds 300 --calls 20 --queries 200
+    .venv/bin/python benchmarks/runtime_construction.py --processor simple  # export as spans end
+    .venv/bin/python benchmarks/runtime_construction.py --profile      # cProfile, traced session
+
+The pipeline is the one a production user has, on both sides: the default sampler
+(``parentbased_always_on``: every root span sampled), every span recorded and handed to a
+*batch* span processor (bounded queue, background export thread: what ``OTEL_TRACES_EXPORTER=otlp``
+gives codetrace and what ``opentelemetry-instrument`` gives the SDK) around an exporter that
+does nothing. ``--processor simple`` uses the synchronous ``SimpleSpanProcessor`` on both sides
+instead (export as each span ends, on the caller's thread). One processor per side for the whole
+run (re-installed, not rebuilt, before each batch of calls).
 
 HTTP (the setup of ``runtime_requests.py``, whose server and helpers this reuses: a keep-alive
 ``ThreadingHTTPServer`` in another process on 127.0.0.1, one session per variant, connection
@@ -9,19 +19,22 @@ open before timing), per call ``session.get(url)`` on:
 
 * plain: a ``requests.Session()``;
 * codetrace construction: ``traced(requests.Session, "requests.session")()``, every span sampled,
-  recorded and handed to an exporter that does nothing, trace headers injected;
+  recorded and exported as above, trace headers injected;
 * codetrace call site: ``traced(session.get, "requests.send")(url)`` on a plain session, same
-  configuration (the existing adapter, for reference);
-* OpenTelemetry: ``RequestsInstrumentor`` on an SDK provider with a ``SimpleSpanProcessor``
-  around a no-op exporter (instrumented for its batch only).
+  configuration (the call-site adapter, for reference);
+* OpenTelemetry: ``RequestsInstrumentor`` on an SDK ``TracerProvider`` (default sampler) with
+  the same kind of processor around a no-op exporter (instrumented for its batch only).
 
 SQLite, per call ``cursor.execute("SELECT ?", (1,))`` on an in-memory database (a cursor:
 OpenTelemetry's connection proxy does not trace the ``connection.execute`` shortcut; codetrace's
 traced connection does, at the same cost), on: a plain connection;
 ``traced(sqlite3.connect, "sqlite3.connect")(":memory:")``; OpenTelemetry's
 ``SQLite3Instrumentor`` (``opentelemetry-instrumentation-sqlite3``; its connection is opened
-while instrumented), same SDK setup. Rounds are interleaved; medians of per-call wall times, and
-the added time over plain of the same kind. Rows whose package is missing are skipped.
+while instrumented), same setup. Rounds are interleaved, and short (30 calls, about 15 ms
+per variant; OpenTelemetry is instrumented and uninstrumented around each, outside the
+timing), so that a machine whose load changes from one second to the next disturbs every
+variant alike; medians of per-call wall times, and the added time over plain of the same
+kind. Rows whose package is missing are skipped.
 """
 
 from __future__ import annotations
@@ -38,11 +51,15 @@ from typing import Any
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from runtime_requests import NoopExporter, batch, otel_setup, start_server
+from runtime_requests import NoopExporter, batch, start_server
 
 import codetrace.runtime as rt
 
 Variant = tuple[str, Callable[[], None], Callable[[str], Any], Callable[[], None]]
+
+PROCESSOR = "batch"
+"""``batch`` or ``simple``: the span processor of both pipelines (``--processor``)."""
+_processor: Any = None
 
 
 def _nothing() -> None:
@@ -50,11 +67,44 @@ def _nothing() -> None:
 
 
 def _codetrace_on() -> None:
-    rt.configure(exporter=NoopExporter(), backend="codetrace")
+    """Install codetrace's pipeline: default sampler, one processor kept for the whole run."""
+    global _processor
+    if _processor is None:
+        exporter = NoopExporter()
+        _processor = (
+            rt.BatchSpanProcessor(exporter)  # type: ignore[arg-type]
+            if PROCESSOR == "batch"
+            else rt.SimpleSpanProcessor(exporter)  # type: ignore[arg-type]
+        )
+    rt.configure(processor=_processor, backend="codetrace")
+
+
+def otel_provider() -> Any:
+    """An SDK ``TracerProvider`` (default sampler) with the processor ``PROCESSOR`` names."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+
+    provider = TracerProvider()
+    kind = BatchSpanProcessor if PROCESSOR == "batch" else SimpleSpanProcessor
+    provider.add_span_processor(kind(NoopExporter()))  # type: ignore[arg-type]
+    return provider
+
+
+def otel_requests() -> tuple[Any, Any] | None:
+    try:
+        from opentelemetry.instrumentation.requests import RequestsInstrumentor
+    except ImportError as exc:
+        print(
+            f"OpenTelemetry rows skipped: {exc} (pip install opentelemetry-sdk "
+            "opentelemetry-instrumentation-requests)",
+            file=sys.stderr,
+        )
+        return None
+    return otel_provider(), RequestsInstrumentor()
 
 
 def http_variants() -> list[Variant]:
-    rt.configure(exporter=NoopExporter(), backend="codetrace")
+    _codetrace_on()
     plain = requests.Session()
     traced = rt.traced(requests.Session, "requests.session")()
     call_site = requests.Session()
@@ -68,7 +118,7 @@ def http_variants() -> list[Variant]:
             _nothing,
         ),
     ]
-    otel = otel_setup()
+    otel = otel_requests()
     if otel is not None:
         provider, instrumentor = otel
         other = requests.Session()
@@ -94,7 +144,7 @@ def sql_batch(execute: Callable[..., Any], calls: int) -> list[int]:
 
 
 def sql_variants() -> list[tuple[str, Callable[[], None], Callable[..., Any], Callable[[], None]]]:
-    rt.configure(exporter=NoopExporter(), backend="codetrace")
+    _codetrace_on()
     plain = sqlite3.connect(":memory:")
     traced = rt.traced(sqlite3.connect, "sqlite3.connect")(":memory:")
     variants = [
@@ -103,13 +153,10 @@ def sql_variants() -> list[tuple[str, Callable[[], None], Callable[..., Any], Ca
     ]
     try:
         from opentelemetry.instrumentation.sqlite3 import SQLite3Instrumentor
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     except ImportError as exc:
         print(f"OpenTelemetry sqlite3 row skipped: {exc}", file=sys.stderr)
         return variants
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(NoopExporter()))  # type: ignore[arg-type]
+    provider = otel_provider()
     instrumentor = SQLite3Instrumentor()
     instrumentor.instrument(tracer_provider=provider)
     otel_connection = sqlite3.connect(":memory:")  # opened instrumented: a traced proxy
@@ -145,7 +192,7 @@ def run(rounds: int, calls: int, queries: int) -> None:
         variants = http_variants()
         for _label, setup, call, teardown in variants:  # warm-up, connections opened
             setup()
-            batch(call, url, min(calls, 200))
+            batch(call, url, 200)
             teardown()
         walls: dict[str, list[int]] = {label: [] for label, *_ in variants}
         sql = sql_variants()
@@ -168,6 +215,7 @@ def run(rounds: int, calls: int, queries: int) -> None:
     finally:
         server.kill()
         server.wait()
+    print(f"span processor: {PROCESSOR}, on both sides\n")
     table(f"requests Session.get, keep-alive loopback: {rounds} rounds x {calls} calls", walls)
     table(
         f'sqlite3 cursor.execute("SELECT ?", (1,)), in memory: {rounds} rounds x {queries}',
@@ -175,12 +223,43 @@ def run(rounds: int, calls: int, queries: int) -> None:
     )
 
 
+def profile(calls: int) -> None:
+    """cProfile of ``calls`` requests through a traced session, codetrace's functions shown."""
+    import cProfile
+    import pstats
+
+    server, url = start_server()
+    try:
+        _codetrace_on()
+        session = rt.traced(requests.Session, "requests.session")()
+        batch(session.get, url, 200)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        batch(session.get, url, calls)
+        profiler.disable()
+        rt.reset()
+    finally:
+        server.kill()
+        server.wait()
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("tottime").print_stats("codetrace", 25)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
+    global PROCESSOR
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--rounds", type=int, default=9)
-    parser.add_argument("--calls", type=int, default=2000, help="HTTP calls per variant per round")
-    parser.add_argument("--queries", type=int, default=20000, help="queries per variant per round")
+    parser.add_argument("--rounds", type=int, default=600, help="interleaved rounds")
+    parser.add_argument("--calls", type=int, default=30, help="HTTP calls per variant per round")
+    parser.add_argument("--queries", type=int, default=300, help="queries per variant per round")
+    parser.add_argument(
+        "--processor", choices=("batch", "simple"), default="batch", help="span processor"
+    )
+    parser.add_argument("--profile", action="store_true", help="cProfile the traced session")
     args = parser.parse_args(argv)
+    PROCESSOR = args.processor
+    if args.profile:
+        profile(max(1, args.calls))
+        return
     run(max(1, args.rounds), max(1, args.calls), max(1, args.queries))
 
 

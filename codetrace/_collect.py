@@ -18,7 +18,7 @@ import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from codetrace import _advice
-from codetrace._directives import comment_has_directive, def_ignored, directive_lines
+from codetrace._directives import EVERY, NOTHING, comment_ignores, def_ignores, directive_lines
 from codetrace._marker import MARKER, is_marker_rooted
 from codetrace._model import (
     Binding,
@@ -42,6 +42,8 @@ class ModuleFacts:
     file_ignored: bool
     classes: dict[str, ClassInfo]
     functions: dict[str, FunctionInfo]
+    #: calls already instrumented (wrapped, or hooked by the statement after them)
+    instrumented_sites: int = 0
 
 
 def collect(
@@ -61,15 +63,18 @@ def collect(
         positions = dict(wrapper.resolve(PositionProvider))
     else:
         positions = {}
+    header = NOTHING
+    for line in module.header if text_has_directive else ():
+        header = header | comment_ignores(line.comment)
     collector = _Collector(
         module_name=module_name, is_package=is_package, runtime=runtime,
-        positions=positions, directives=directive_lines(text) if text_has_directive else set(),
+        positions=positions, directives=directive_lines(text) if text_has_directive else {},
+        file_ignores=header,
     )
     module.visit(collector)
-    file_ignored = any(comment_has_directive(line.comment) for line in module.header)
     return ModuleFacts(
         collector.module_scope, tuple(collector.calls), tuple(collector.foreign_marker),
-        file_ignored, collector.classes, collector.functions,
+        EVERY in header, collector.classes, collector.functions, len(collector.done),
     )
 
 
@@ -92,7 +97,8 @@ def _assigned_call(
 class _Collector(cst.CSTVisitor):
     def __init__(
         self, *, module_name: str, is_package: bool, runtime: str,
-        positions: dict[cst.CSTNode, CodeRange], directives: set[int],
+        positions: dict[cst.CSTNode, CodeRange], directives: dict[int, frozenset[str]],
+        file_ignores: frozenset[str] = NOTHING,
     ) -> None:
         super().__init__()
         self.module_name = module_name
@@ -105,9 +111,12 @@ class _Collector(cst.CSTVisitor):
         self.calls: list[CallSite] = []
         self.foreign_marker: list[cst.CSTNode] = []
         self.fstring_quotes: list[str] = []
-        self.ignore_depth = 0
-        self.statement_ignored: list[bool] = []
+        #: what the directives around the current node ignore: rule names, or EVERY
+        self.ignores: list[frozenset[str]] = [file_ignores] if file_ignores else []
+        self.statement_ignored: list[frozenset[str]] = []
         self.instrumented: set[int] = set()
+        #: the calls an injected construct instruments (the runtime's own calls are not sites)
+        self.done: set[int] = set()
         self.decorators: set[int] = set()
         self.assigned: dict[int, tuple[cst.BaseAssignTargetExpression, cst.SimpleStatementLine]]
         self.assigned = {}
@@ -130,13 +139,17 @@ class _Collector(cst.CSTVisitor):
             if not is_runtime_import and binding.node is not None:
                 self.foreign_marker.append(binding.node)
 
-    def _span_ignored(self, node: cst.CSTNode) -> bool:
+    def _span_ignores(self, node: cst.CSTNode) -> frozenset[str]:
         if not self.directives:
-            return False
+            return NOTHING
         where = self.positions.get(node)
         if not isinstance(where, CodeRange):
-            return False
-        return any(where.start.line <= line <= where.end.line for line in self.directives)
+            return NOTHING
+        found = NOTHING
+        for line, names in self.directives.items():
+            if where.start.line <= line <= where.end.line:
+                found = found | names
+        return found
 
     def _bind_target(self, target: cst.BaseExpression, binding: Binding) -> None:
         if isinstance(target, cst.Name):
@@ -155,7 +168,7 @@ class _Collector(cst.CSTVisitor):
 
     # ----- statements that carry ignore directives --------------------------------------------
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
-        self.statement_ignored.append(self._span_ignored(node))
+        self.statement_ignored.append(self._span_ignores(node))
         assignment = _assigned_call(node)
         if assignment is not None:
             self.assigned[id(assignment[1])] = (assignment[0], node)
@@ -172,6 +185,7 @@ class _Collector(cst.CSTVisitor):
             added = _advice.added_target(following)
             if added is not None and added.deep_equals(assignment[0]):
                 self.instrumented.add(id(assignment[1]))
+                self.done.add(id(assignment[1]))
 
     def visit_Module(self, node: cst.Module) -> None:
         self._mark_hooked(node.body)
@@ -181,7 +195,7 @@ class _Collector(cst.CSTVisitor):
 
     # ----- scopes ---------------------------------------------------------------------------
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        ignored = def_ignored(node)
+        ignored = def_ignores(node)
         for decorator in node.decorators:
             self.decorators.add(id(decorator.decorator))
             decorator.visit(self)
@@ -206,9 +220,9 @@ class _Collector(cst.CSTVisitor):
         self._bind_params(node.params, info)
         self.function.append(info)
         self.method_self.append(self._self_of(node, info))
-        self.ignore_depth += ignored
+        self.ignores.append(ignored)
         node.body.visit(self)
-        self.ignore_depth -= ignored
+        self.ignores.pop()
         self.method_self.pop()
         self.function.pop()
         self.scope = outer
@@ -225,7 +239,7 @@ class _Collector(cst.CSTVisitor):
         return self.class_stack[-1], positional[0].name.value
 
     def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        ignored = def_ignored(node)
+        ignored = def_ignores(node)
         for decorator in node.decorators:
             self.decorators.add(id(decorator.decorator))
             decorator.visit(self)
@@ -239,9 +253,9 @@ class _Collector(cst.CSTVisitor):
         self.class_stack.append(info)
         self.function.append(None)
         self.method_self.append(None)
-        self.ignore_depth += ignored
+        self.ignores.append(ignored)
         node.body.visit(self)
-        self.ignore_depth -= ignored
+        self.ignores.pop()
         self.method_self.pop()
         self.function.pop()
         self.class_stack.pop()
@@ -469,17 +483,22 @@ class _Collector(cst.CSTVisitor):
         done = _advice.instrumented(node)
         if done is not None:
             self.instrumented.add(id(done))
+            self.done.add(id(done))
         if is_marker_rooted(node.func):  # the runtime's own calls are never a rule's
             self.instrumented.add(id(node))
         assigned = self.assigned.get(id(node))
-        ignored = self.ignore_depth > 0 or any(self.statement_ignored) or self._span_ignored(node)
+        ignores = NOTHING
+        if self.directives:  # every directive, on a def or at the top too, is on some line
+            ignores = ignores.union(*self.ignores, *self.statement_ignored,
+                                    self._span_ignores(node))
         quotes = frozenset("".join(self.fstring_quotes))
         self.calls.append(CallSite(
             node=node, scope=self.scope, fstring_quotes=quotes,
             assigned_to=assigned[0] if assigned else None,
             statement=assigned[1] if assigned else None,
             instrumented=id(node) in self.instrumented,
-            ignored=ignored,
+            ignored=EVERY in ignores,
             decorator=id(node) in self.decorators,
+            ignored_rules=ignores - {EVERY},
         ))
 

@@ -7,16 +7,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codetrace import _toml
+from codetrace import _format, _toml
 
+#: folders no project wants instrumented: ruff's default excludes (environments, caches, build
+#: output, vendored trees) plus ``__pycache__``. Bare names, so they match at any depth.
 DEFAULT_EXCLUDE = (
-    ".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", ".eggs", "__pycache__",
-    "build", "dist", "node_modules", ".mypy_cache", ".ruff_cache", ".pytest_cache",
+    ".bzr", ".direnv", ".eggs", ".git", ".git-rewrite", ".hg", ".ipynb_checkpoints",
+    ".mypy_cache", ".nox", ".pants.d", ".pyenv", ".pytest_cache", ".pytype", ".ruff_cache",
+    ".svn", ".tox", ".venv", ".vscode", "__pycache__", "__pypackages__", "_build", "buck-out",
+    "build", "dist", "node_modules", "site-packages", "venv",
 )
 _KEYS = (
-    "include", "exclude", "extend-exclude", "rules", "disable", "runtime", "builtin-rules",
+    "include", "exclude", "extend-exclude", "force-exclude", "rules", "select", "extend-select",
+    "ignore", "disable", "runtime", "builtin-rules",
     "format",
 )
+_SELECTION = ("select", "extend-select", "ignore", "disable")
 _MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
@@ -29,19 +35,30 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class Config:
-    """Settings for one run. ``root`` is the folder of the pyproject they came from."""
+    """Settings for one run. ``root`` is the folder of the pyproject they came from: path
+    patterns are anchored there (gitignore-style, as ruff anchors them at its config file)."""
 
     root: Path | None = None
     source: Path | None = None
     include: tuple[str, ...] = ("*.py",)
     exclude: tuple[str, ...] = DEFAULT_EXCLUDE
+    #: excludes apply to files named on the command line too (pre-commit names every file)
+    force_exclude: bool = False
     rules: tuple[Path, ...] = ()
+    #: rule ids or library prefixes in force; None: every rule
+    select: tuple[str, ...] | None = None
+    extend_select: tuple[str, ...] = ()
+    #: rule ids or library prefixes switched off (``ignore`` and its older name ``disable``)
     disable: tuple[str, ...] = ()
     runtime: str = "codetrace.runtime"
     builtin_rules: bool = True
-    #: "black", "none", or None: black when the pyproject has [tool.black]
+    #: "black", "ruff", "none", or None: detected (``_format.style_for``)
     format: str | None = None
     extra: dict[str, object] = field(default_factory=dict)
+    #: the line of each key in the pyproject, for errors found after loading (an unknown rule)
+    key_lines: dict[str, int] = field(default_factory=dict)
+    #: the rule names each selection key lists, as written (to name the key in an error)
+    selection: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def find_pyproject(paths: Sequence[Path]) -> Path | None:
@@ -124,18 +141,38 @@ def load_config(pyproject: Path | None) -> Config:
     if not isinstance(builtin, bool):
         raise ConfigError(pyproject, _line_of(text, "builtin-rules"),
                           "[tool.codetrace] builtin-rules must be true or false")
-    layout = table.get("format")
-    if layout is not None and layout not in ("black", "none"):
-        raise ConfigError(pyproject, _line_of(text, "format"),
-                          "[tool.codetrace] format must be \"black\" or \"none\"")
+    force_exclude = table.get("force-exclude", False)
+    if not isinstance(force_exclude, bool):
+        raise ConfigError(pyproject, _line_of(text, "force-exclude"),
+                          "[tool.codetrace] force-exclude must be true or false")
+    layout = _format_setting(pyproject, text, table.get("format"))
     return Config(
         format=layout,
         root=root,
         source=pyproject,
         include=include,
         exclude=(exclude if exclude is not None else DEFAULT_EXCLUDE) + extend,
+        force_exclude=force_exclude,
         rules=rules,
-        disable=strings("disable") or (),
+        select=strings("select"),
+        extend_select=strings("extend-select") or (),
+        disable=(*(strings("ignore") or ()), *(strings("disable") or ())),
+        key_lines={key: _line_of(text, key) for key in table},
+        selection={key: strings(key) or () for key in _SELECTION if key in table},
         runtime=runtime,
         builtin_rules=builtin,
     )
+
+
+def _format_setting(pyproject: Path, text: str, layout: object) -> str | None:
+    """``format``: "black", "ruff", "none", or unset (detected from the project's formatter
+    settings, docs/formatting.md). ruff's formatter runs as the ``ruff`` executable, an optional
+    dependency: asking for it without it is an error here, not a surprise per file."""
+    if layout is not None and layout not in ("black", "ruff", "none"):
+        raise ConfigError(pyproject, _line_of(text, "format"),
+                          '[tool.codetrace] format must be "black", "ruff" or "none"')
+    if layout == "ruff" and _format.ruff_executable() is None:
+        raise ConfigError(pyproject, _line_of(text, "format"),
+                          '[tool.codetrace] format = "ruff" needs ruff installed where codetrace '
+                          'runs (pip install ruff)')
+    return layout if isinstance(layout, str) else None

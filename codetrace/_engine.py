@@ -33,6 +33,9 @@ from codetrace._strip import check_marker_gone, strip_module
 
 Positions = dict[cst.CSTNode, CodeRange]
 
+LEFT_FOR_FORMATTER = ("left as it is: the formatter's layout of this statement with the call "
+                      "wrapped would not strip back to it (see docs/formatting.md)")
+
 #: files larger than this are not parsed: libcst takes minutes on tens of megabytes, and a
 #: source file that large is generated code (the run goes on; the file is reported)
 MAX_BYTES = 2 * 1024 * 1024
@@ -76,7 +79,7 @@ def _transform(
     if facts.file_ignored:
         return None, Matches((), (), 0), []
     if file.project is not None and register:
-        file.project.add(file.module_name, facts)
+        file.project.add(file.module_name, facts, file.path)
     scope: Project = (
         file.project if file.project is not None
         else SingleModule(facts.classes, facts.functions, facts.calls)
@@ -92,7 +95,12 @@ def _transform(
             f"binds `{MARKER}` itself; codetrace uses that name as its marker "
             "(rename it, or add `# codetrace: ignore` at the top of the file)",
         )
-    return apply_plan(module, plan, file.options), found, outcomes
+    left: set[int] = set()
+    changed = apply_plan(module, plan, file.options, file.options.import_style(file.path), left)
+    if left:  # the formatter would not give these statements back: reported, not rewritten
+        outcomes = [(site, LEFT_FOR_FORMATTER if id(site.call.node) in left else reason)
+                    for site, reason in outcomes]
+    return (None if changed is module else changed), found, outcomes
 
 
 def instrument(source: bytes, file: FileContext, *, self_check: bool = True) -> FileResult:
@@ -105,6 +113,11 @@ def instrument(source: bytes, file: FileContext, *, self_check: bool = True) -> 
     own second application.
     """
     try:
+        ruleset = file.ruleset.outside(file.module_name)
+        if ruleset is not file.ruleset:
+            if not ruleset.rules:
+                return FileResult(file.path, "unchanged")
+            file = replace(file, ruleset=ruleset)
         if not file.passes_prefilter(source):
             return FileResult(file.path, "unchanged")
         _check_size(source)
@@ -124,7 +137,7 @@ def instrument(source: bytes, file: FileContext, *, self_check: bool = True) -> 
         unresolved = tuple(_unresolved_report(positions, u) for u in found.unresolved)
         if new_module is None:
             return FileResult(file.path, "unchanged", sites=sites, unresolved=unresolved,
-                              ignored=found.ignored)
+                              ignored=found.ignored, instrumented=found.instrumented)
         output = new_module.bytes
         if self_check:
             problem = _self_check(source, output, file)
@@ -138,7 +151,8 @@ def instrument(source: bytes, file: FileContext, *, self_check: bool = True) -> 
                                   f"{message}); left untouched")
                 raise Failure(1, f"self-check failed, file left untouched: {problem}")
         return FileResult(file.path, "changed", output=output, sites=sites,
-                          unresolved=unresolved, ignored=found.ignored)
+                          unresolved=unresolved, ignored=found.ignored,
+                          instrumented=found.instrumented)
     except Failure as exc:
         return error_result(file.path, exc)
     except RecursionError:
@@ -178,7 +192,8 @@ def strip(source: bytes, file: FileContext, *, self_check: bool = True) -> FileR
         _check_size(source)
         module = parse(source)
         stripped, removed = strip_module(module, file.options.runtime, file.options.style,
-                                         check=False)
+                                         check=False,
+                                         imports=file.options.import_style(file.path))
         if removed == 0:
             return FileResult(file.path, "unchanged")
         output = stripped.bytes

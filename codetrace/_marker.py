@@ -1,18 +1,18 @@
 """The marker and the one runtime import: what makes injected code recognisable.
 
 Every injected construct goes through the name ``_codetrace``, bound by one import per changed
-file, ``import codetrace.runtime as _codetrace``. ``strip`` undoes only what it can prove it
-wrote: that import (of the configured runtime module, at module level, alone on its line) and
-calls of the marker's own attributes in the shapes the advice kinds build.
+file, ``import codetrace.runtime as _codetrace``, sorted in where the project's import sorter
+(ruff's ``I`` rules or isort) puts it. ``strip`` undoes only what it can prove it wrote: that
+import (of the configured runtime module, at module level, alone on its line) with the blank
+lines added for it, and calls of the marker's own attributes in the shapes the advice kinds build.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import libcst as cst
 
-from codetrace import _snippets
+from codetrace import _import_order, _snippets
+from codetrace._import_settings import ImportStyle
 from codetrace._model import dotted_name
 from codetrace._options import Options
 
@@ -55,42 +55,30 @@ def is_runtime_import(statement: cst.CSTNode, runtime: str) -> bool:
     )
 
 
-def _is_docstring(statement: cst.CSTNode) -> bool:
-    return (
-        isinstance(statement, cst.SimpleStatementLine)
-        and len(statement.body) == 1
-        and isinstance(statement.body[0], cst.Expr)
-        and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
-    )
-
-
-def _is_import_line(statement: cst.CSTNode) -> bool:
-    return isinstance(statement, cst.SimpleStatementLine) and all(
-        isinstance(small, (cst.Import, cst.ImportFrom)) for small in statement.body
-    )
-
-
-def import_position(body: Sequence[cst.CSTNode]) -> int:
-    """After the docstring, the ``__future__`` imports and the leading import lines."""
-    index = 0
-    if body and _is_docstring(body[0]):
-        index = 1
-    while index < len(body) and _is_import_line(body[index]):
-        index += 1
-    return index
-
-
-def add_runtime_import(module: cst.Module, options: Options) -> cst.Module:
-    """``module`` with the runtime import, unless it has it already."""
+def add_runtime_import(
+    module: cst.Module, options: Options, imports: ImportStyle | None = None
+) -> cst.Module:
+    """``module`` with the runtime import where the project's import sorter puts it
+    (``_import_order``), unless it has it already."""
     if has_runtime_import(module, options.runtime):
         return module
-    line = _snippets.statement(
+    return _import_order.insert(module, _line(options), MARKER, imports or ImportStyle())
+
+
+def remove_runtime_import(module: cst.Module, runtime: str, imports: ImportStyle) -> cst.Module:
+    """``module`` without its first module-level runtime import and the blank lines that
+    :func:`add_runtime_import` added with it (byte for byte what it had before)."""
+    for index, statement in enumerate(module.body):
+        if is_runtime_import(statement, runtime):
+            return _import_order.remove(module, index, MARKER, imports)
+    return module
+
+
+def _line(options: Options) -> cst.SimpleStatementLine:
+    return _snippets.statement(
         "runtime_import.py.j2", {"marker": MARKER, "runtime": options.runtime},
         line_length=options.line_length,
     )
-    body = list(module.body)
-    body.insert(import_position(body), line)
-    return module.with_changes(body=body)
 
 
 def has_runtime_import(module: cst.Module, runtime: str) -> bool:

@@ -7,6 +7,7 @@ import re
 import libcst as cst
 
 from codetrace._collect import ModuleFacts
+from codetrace._directives import ignores_rule
 from codetrace._model import (
     TIER_NAMES,
     Matches,
@@ -46,6 +47,10 @@ def match(facts: ModuleFacts, ruleset: RuleSet, project: Project) -> Matches:
     table = ruleset.by_call()
     constructs = ruleset.by_construct()
     methods = ruleset.method_names()
+    rules_of_method: dict[str, list[str]] = {}
+    for rule in ruleset.rules:
+        for name in rule.calls:
+            rules_of_method.setdefault(name.rsplit(".", 1)[-1], []).append(rule.id)
     resolver = Resolver(ruleset, project)
     sites: list[Site] = []
     unresolved: list[Unresolved] = []
@@ -56,7 +61,7 @@ def match(facts: ModuleFacts, ruleset: RuleSet, project: Project) -> Matches:
         resolver.begin()
         callee = resolver.evaluate(call.node.func, call.scope)
         if isinstance(callee, Ref) and callee.qname in table:
-            if call.ignored:
+            if call.ignored or ignores_rule(call.ignored_rules, table[callee.qname].id):
                 ignored += 1
                 continue
             how = TIER_NAMES[max(resolver.tiers, default=1)]
@@ -65,7 +70,7 @@ def match(facts: ModuleFacts, ruleset: RuleSet, project: Project) -> Matches:
         if isinstance(callee, Ref) and constructs:
             built = resolver.constructed_base(callee.qname, constructs)
             if built is not None:
-                if call.ignored:
+                if call.ignored or ignores_rule(call.ignored_rules, constructs[built].id):
                     ignored += 1
                     continue
                 how = TIER_NAMES[max(resolver.tiers, default=1)]
@@ -78,10 +83,14 @@ def match(facts: ModuleFacts, ruleset: RuleSet, project: Project) -> Matches:
             and func.attr.value in methods
             and not call.ignored
             and not call.decorator
+            # ``ignore[requests]``: a ``.get()`` only requests' rules could mean is left too
+            and not (call.ignored_rules and all(
+                ignores_rule(call.ignored_rules, rule_id)
+                for rule_id in rules_of_method[func.attr.value]))
         ):
             receiver = dotted_name(func.value) or type(func.value).__name__
             base = resolver.evaluate(func.value, call.scope)
             reason = base.reason if isinstance(base, Unknown) else callee.reason
             unresolved.append(Unresolved(call, func.attr.value, receiver, reason,
                                          evidence(receiver, func.attr.value)))
-    return Matches(tuple(sites), tuple(unresolved), ignored)
+    return Matches(tuple(sites), tuple(unresolved), ignored, facts.instrumented_sites)

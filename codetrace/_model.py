@@ -151,6 +151,8 @@ class CallSite:
     ignored: bool
     #: the call is a decorator (``@bp.get("/")``): it runs once, at definition, and is no I/O
     decorator: bool = False
+    #: names of the rules a ``# codetrace: ignore[...]`` directive ignores for this call
+    ignored_rules: frozenset[str] = frozenset()
 
 
 class Project(Protocol):
@@ -255,5 +257,7 @@ class Matches:
     sites: tuple[Site, ...]
     unresolved: tuple[Unresolved, ...]
     ignored: int
+    #: calls already instrumented (reports count them as covered)
+    instrumented: int = 0
 
 

@@ -8,7 +8,7 @@ import lines; the transitive one follows the project's import lines, memoised pe
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,8 +77,11 @@ def imported_modules(source: bytes, module_name: str, is_package: bool) -> set[s
 class Reach:
     """The transitive test: does a file import a rule's library through the project's modules?
 
-    ``locate`` finds a module's file in the project (None outside it). Answers per module are
-    memoised for the run; a cycle of imports counts as "does not reach" while it is open.
+    ``locate`` finds a module's file in the project (None outside it). The answer is graph
+    reachability over import lines, computed one strongly connected component at a time
+    (Tarjan), so a module in an import cycle gets the same answer whichever module of the cycle
+    is asked first: worker processes that meet modules in different orders must agree, or the
+    run's output depends on scheduling. Answers are memoised for the run.
     """
 
     def __init__(self, prefilter: Prefilter, locate: Callable[[str], Path | None]) -> None:
@@ -86,28 +89,78 @@ class Reach:
         self.locate = locate
         self._modules: dict[str, bool] = {}
 
-    def passes(self, source: bytes, module_name: str, is_package: bool) -> bool:
-        """A module of the library's own package (``requests/api.py`` importing ``.sessions``)
-        reaches it through relative imports the text test does not see."""
+    def _direct(self, source: bytes, module_name: str, is_package: bool) -> tuple[bool, set[str]]:
+        """Does the text import a library by itself, and the modules it imports. A module of
+        the library's own package (``requests/api.py`` importing ``.sessions``) reaches it
+        through relative imports the text test does not see."""
         libraries = self.prefilter.modules
         if self.prefilter.may_match(source) or module_name.split(".", 1)[0] in libraries:
-            return True
-        for name in sorted(imported_modules(source, module_name, is_package)):
-            if name.split(".", 1)[0] in libraries or self.module_passes(name):
-                return True
-        return False
+            return True, set()
+        imports = imported_modules(source, module_name, is_package)
+        return any(name.split(".", 1)[0] in libraries for name in imports), imports
 
-    def module_passes(self, name: str) -> bool:
-        if name in self._modules:
-            return self._modules[name]
-        self._modules[name] = False  # cycles
+    def passes(self, source: bytes, module_name: str, is_package: bool) -> bool:
+        direct, imports = self._direct(source, module_name, is_package)
+        return direct or any(self.module_passes(name) for name in sorted(imports))
+
+    def _edges(self, name: str) -> tuple[bool, list[str]]:
+        """Does module ``name`` reach a library by itself, and the modules it imports."""
         path = self.locate(name)
         if path is None:
-            return False
+            return False, []
         try:
             source = path.read_bytes()
         except OSError:
-            return False
-        result = self.passes(source, name, path.name == "__init__.py")
-        self._modules[name] = result
-        return result
+            return False, []
+        direct, imports = self._direct(source, name, path.name == "__init__.py")
+        return direct, [] if direct else sorted(imports)
+
+    def module_passes(self, name: str) -> bool:
+        known = self._modules.get(name)
+        if known is not None:
+            return known
+        index: dict[str, int] = {}
+        low: dict[str, int] = {}
+        value: dict[str, bool] = {}
+        stack: list[str] = []
+        on_stack: set[str] = set()
+        work: list[tuple[str, Iterator[str]]] = []
+
+        def open_(node: str) -> None:
+            index[node] = low[node] = len(index)
+            direct, edges = self._edges(node)
+            value[node] = direct
+            stack.append(node)
+            on_stack.add(node)
+            work.append((node, iter(edges)))
+
+        open_(name)
+        while work:
+            node, edges = work[-1]
+            child = next(edges, None)
+            if child is not None:
+                done = self._modules.get(child)
+                if done is not None:
+                    value[node] = value[node] or done
+                elif child not in index:
+                    open_(child)
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+                value[parent] = value[parent] or value[node]
+            if low[node] == index[node]:  # ``node`` closes a component: all of it is known
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                result = any(value[m] for m in component)
+                for member in component:
+                    self._modules[member] = result
+        return self._modules[name]

@@ -66,8 +66,20 @@ class ProjectIndex:
         return self.locate(name) is not None
 
     # ----- facts ---------------------------------------------------------------------------
-    def add(self, name: str, facts: ModuleFacts) -> None:
-        """Register facts already collected (the file being instrumented)."""
+    def add(self, name: str, facts: ModuleFacts, path: str | None = None) -> None:
+        """Register facts already collected (the file being instrumented, at ``path``).
+
+        Only when ``name`` is that file: where two roots hold a module of the same name (two
+        services' ``app.py``), ``name`` resolves to the one :meth:`locate` finds, whichever a
+        worker happened to process first, or the run's output would depend on scheduling.
+        """
+        if path is not None:
+            located = self.locate(name)
+            try:
+                if located is None or not os.path.samefile(located, path):
+                    return
+            except OSError:  # stdin: the file named need not exist
+                return
         self._facts[name] = facts
 
     def facts(self, name: str) -> ModuleFacts | None:

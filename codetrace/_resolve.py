@@ -74,6 +74,8 @@ _ASYNC_YIELDS = frozenset({
     "collections.abc.AsyncIterable",
 })
 #: return annotations whose first argument is what ``with ... as x`` binds
+#: ``type[X]`` annotations: the value is the class ``X``, not an instance of it
+_CLASS_OF = frozenset({"typing.Type", "builtins.type"})
 _MANAGERS = frozenset({"typing.ContextManager", "contextlib.AbstractContextManager"})
 _ASYNC_MANAGERS = frozenset({
     "typing.AsyncContextManager", "contextlib.AbstractAsyncContextManager",
@@ -90,6 +92,7 @@ class Resolver:
         self.ruleset = ruleset
         self.project = project
         self._rule_of = ruleset.by_call()
+        self._constructs = ruleset.by_construct()
         self._caller_index: dict[str, dict[str, list[tuple[cst.Call, Scope, int]]] | None] = {}
         self.tiers: set[int] = set()
         self._active: set[tuple[int, str]] = set()
@@ -106,6 +109,10 @@ class Resolver:
             rule = self._rule_of.get(a.qname)
             if rule is not None and rule is self._rule_of.get(b.qname):
                 return True
+            # ``-> type[SQLA] | type[SQLALegacy]``: two classes one construct rule builds
+            built = self._construct_rule(a.qname)
+            if built is not None and built is self._construct_rule(b.qname):
+                return True
             # ``if TYPE_CHECKING: Alias = httpx.Client else: Alias = _ProjectClient``
             return any(self.project.class_info(q) is not None for q in (a.qname, b.qname)) and (
                 self.constructed_base(a.qname, (b.qname,)) is not None
@@ -116,6 +123,13 @@ class Resolver:
             return (self.constructed_base(a.type, (b.type,)) is not None
                     or self.constructed_base(b.type, (a.type,)) is not None)
         return False
+
+    def _construct_rule(self, qname: str) -> object | None:
+        """The construct rule that building the class ``qname`` matches, if any."""
+        if not self._constructs:
+            return None
+        base = self.constructed_base(qname, self._constructs)
+        return None if base is None else self._constructs[base]
 
     def _consensus(self, values: Sequence[Value]) -> tuple[list[Value], Value | None]:
         """The values that are not ``None`` nor a cycle, and the one they all agree on (the
@@ -295,6 +309,14 @@ class Resolver:
             return NONE
         if isinstance(node, cst.Subscript):
             head = self.evaluate(node.value, scope)
+            if isinstance(head, Ref) and head.qname in _CLASS_OF:
+                # ``type[X]``: the class itself, as a factory of classes returns it
+                members = [
+                    self._class_annotation(el.slice.value, scope)
+                    for el in node.slice
+                    if isinstance(el.slice, cst.Index)
+                ]
+                return self._one_of(members, "union of several classes")
             if isinstance(head, Ref) and head.qname in ("typing.Optional", "typing.Union"):
                 members = [
                     self.annotation(el.slice.value, scope)
@@ -309,6 +331,13 @@ class Resolver:
         if isinstance(value, Ref):
             return Inst(self.ruleset.canonical(value.qname))
         return Unknown("annotation does not name a known type")
+
+    def _class_annotation(self, node: cst.BaseExpression, scope: Scope) -> Value:
+        """The class ``X`` of ``type[X]`` (``type[A | B]``, ``type["X"]``): a reference to it."""
+        declared = self.annotation(node, scope)
+        if isinstance(declared, Inst):
+            return Ref(declared.type)
+        return declared if declared in (NONE, CYCLE) else Unknown("`type[...]` of an unknown class")
 
     # ----- names ---------------------------------------------------------------------------
     def lookup(self, name: str, scope: Scope) -> Value:

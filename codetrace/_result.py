@@ -55,6 +55,12 @@ class FileResult:
     #: digest of the bytes the result was computed from: a file changed on disk since (an
     #: editor saving it) is not overwritten with a result of its old content
     read_digest: str = ""
+    #: sites already instrumented (a second ``apply`` leaves them): the covered part of
+    #: ``--fail-under``'s share
+    instrumented: int = 0
+    #: (line, message) worth a warning that does not stop the file (an unknown rule id in
+    #: ``# codetrace: ignore[...]``)
+    warnings: tuple[tuple[int, str], ...] = ()
 
     @property
     def hooks(self) -> int:

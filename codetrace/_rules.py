@@ -8,8 +8,9 @@ because a user editing a rule file needs to know where to look, not a traceback.
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -232,4 +233,53 @@ def _check_keys(
 def _is_list_of(value: object, kind: type) -> bool:
     return isinstance(value, list) and all(isinstance(v, kind) for v in value)
 
-__all__ = ["Rule", "RuleError", "RuleSet", "builtin_rule_files", "load_rules"]
+
+# ----- selection: which of the loaded rules are in force ------------------------------------
+
+def selectors(ruleset: RuleSet) -> frozenset[str]:
+    """Every name a selection may use: rule ids and their dotted prefixes (``requests`` for
+    ``requests.send``: a library's rules, as ruff's ``E`` selects ``E501``)."""
+    names: set[str] = set()
+    for rule in ruleset.rules:
+        parts = rule.id.split(".")
+        names.update(".".join(parts[:end]) for end in range(1, len(parts) + 1))
+    return frozenset(names)
+
+
+def selects(selector: str, rule_id: str) -> bool:
+    """``requests`` selects ``requests.send``; ``requests.send`` selects itself; ``flask``
+    does not select ``flask_sqlalchemy.extension`` (whole dotted parts only)."""
+    return rule_id == selector or rule_id.startswith(selector + ".")
+
+
+def unknown_selector(names: Iterable[str], known: Iterable[str]) -> str | None:
+    """A one-line message for the first name no rule answers to, with the closest known one."""
+    pool = sorted(known)
+    for name in names:
+        if name in pool:
+            continue
+        close = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else (
+            f" (known: {', '.join(pool)})" if len(pool) <= 12 else "")
+        return f"unknown rule or library {name!r}{hint}"
+    return None
+
+
+def select_rules(
+    ruleset: RuleSet, select: Sequence[str] | None, extend_select: Sequence[str] = (),
+    ignore: Sequence[str] = (),
+) -> RuleSet:
+    """The rules in force: those ``select`` (all when None) or ``extend_select`` names, minus
+    those ``ignore`` names. Ignoring wins, whatever the order or specificity (simpler to read
+    than ruff's precedence, and a team that ignores a library means it)."""
+    wanted = None if select is None else [*select, *extend_select]
+    kept = tuple(
+        rule for rule in ruleset.rules
+        if (wanted is None or any(selects(name, rule.id) for name in wanted))
+        and not any(selects(name, rule.id) for name in ignore)
+    )
+    return RuleSet(kept, ruleset.returns, ruleset.aliases, ruleset.modules)
+
+
+__all__ = ["Rule", "RuleError", "RuleSet", "builtin_rule_files", "load_rules", "select_rules",
+           "selectors", "selects", "unknown_selector"]

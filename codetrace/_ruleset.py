@@ -82,6 +82,24 @@ class RuleSet:
                 return ".".join([target, *parts[end:]])
         return qname
 
+    def outside(self, module_name: str) -> RuleSet:
+        """The rules that may act in ``module_name``: not those of the library it belongs to.
+
+        A library's own modules (``sqlalchemy.orm.session`` for the ``sqlalchemy.engine`` rule)
+        are where its operations are implemented, not where they are used: instrumenting them
+        would trace each operation twice and parse a whole library for nothing (SQLAlchemy's 258
+        modules took a minute on the large-tree benchmark). A rule belongs to the top-level
+        packages its targets are named in.
+        """
+        top = module_name.partition(".")[0]
+        kept = tuple(
+            rule for rule in self.rules
+            if any(name.partition(".")[0] != top for name in (*rule.calls, *rule.constructs))
+        )
+        if len(kept) == len(self.rules):
+            return self
+        return RuleSet(kept, self.returns, self.aliases, self.modules)
+
     def without(self, disabled: Iterable[str]) -> RuleSet:
         """The same rule set minus the rules whose ids are listed."""
         drop = set(disabled)

@@ -21,15 +21,17 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import pathspec
 
-from codetrace import _cache, _discover, _engine
+from codetrace import _cache, _directives, _discover, _engine, _rules
 from codetrace._config import Config
 from codetrace._context import FileContext
 from codetrace._format import black_style
 from codetrace._options import Options
 from codetrace._prefilter import Prefilter
+from codetrace._progress import Progress
 from codetrace._project import ProjectIndex
 from codetrace._report import Report
 from codetrace._result import FileResult, UnresolvedReport
@@ -56,6 +58,9 @@ class Job:
     cache: bool = False
     #: report where each site and unresolved candidate stands (``explain``), not only counts
     locate: bool = False
+    #: every name a rule selection may use (all loaded rules, selected or not): an
+    #: ``ignore[...]`` directive naming something else is reported
+    known_rules: frozenset[str] = frozenset()
 
     @functools.cached_property
     def options(self) -> Options:
@@ -101,16 +106,20 @@ def process(
     source: _discover.Source,
     prefilter: Prefilter | None,
     project: ProjectIndex | None = None,
+    data: bytes | None = None,
+    shown: str | None = None,
 ) -> FileResult:
-    """Read one file and run the engine on it (no writing).
+    """Read one file (unless ``data`` is given: stdin) and run the engine on it (no writing).
 
     ``prefilter`` None: the caller already knows the file passes it.
     """
-    shown = _display(source.path)
-    try:
-        data = source.path.read_bytes()
-    except OSError as exc:
-        return FileResult(shown, "error", error=f"cannot read: {exc.strerror or exc}", line=1)
+    shown = shown or _display(source.path)
+    if data is None:
+        try:
+            data = source.path.read_bytes()
+        except OSError as exc:
+            return FileResult(shown, "error", error=f"cannot read: {exc.strerror or exc}",
+                              line=1)
     file = FileContext(
         shown, job.ruleset, job.options, module_name=source.module_name,
         is_package=source.is_package, project=project, prefilter=prefilter, locate=job.locate,
@@ -118,7 +127,27 @@ def process(
     result = _engine.instrument(data, file) if job.action == "apply" else _engine.strip(data, file)
     if result.status == "changed":
         result = dataclasses.replace(result, read_digest=digest(data))
+    warnings = directive_warnings(job, data)
+    if warnings:
+        result = dataclasses.replace(result, warnings=warnings)
     return result
+
+
+def directive_warnings(job: Job, data: bytes) -> tuple[tuple[int, str], ...]:
+    """``# codetrace: ignore[...]`` naming no known rule ignores nothing for that name: said,
+    not silently treated as a blanket ignore."""
+    if job.action != "apply" or not job.known_rules or b"codetrace:" not in data:
+        return ()
+    text = data.decode("utf-8", "replace")
+    found: list[tuple[int, str]] = []
+    for line, written, names in _directives.bracketed(text):
+        if not names:
+            found.append((line, f"`{written}` names no rule: it ignores nothing"))
+        for name in names:
+            problem = _rules.unknown_selector([name], job.known_rules)
+            if problem:
+                found.append((line, f"{problem} in `{written}`: it ignores nothing for it"))
+    return tuple(found)
 
 
 def digest(data: bytes) -> str:
@@ -211,13 +240,16 @@ def _work(source: _discover.Source) -> tuple[FileResult, float]:
 
 
 def _results(
-    job: Job, sources: list[_discover.Source], roots: list[Path]
+    job: Job, sources: list[_discover.Source], roots: list[Path], progress: Progress,
 ) -> Iterator[tuple[FileResult, float]]:
-    """Results in input order: in this process, or in a pool of ``job.jobs`` processes."""
+    """Results in input order: in this process, or in a pool of ``job.jobs`` processes.
+    ``progress`` counts files as they finish, in whatever order that is."""
     if job.jobs <= 1 or len(sources) < 2 * PARALLEL_THRESHOLD:
         _init_worker(job, roots)
         for source in sources:
-            yield _work(source)
+            done = _work(source)
+            progress.step()
+            yield done
         return
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
@@ -229,7 +261,12 @@ def _results(
         # largest files first, so no worker is left with a long file at the end; results are
         # still taken in input order, which keeps the output deterministic
         order = sorted(range(len(sources)), key=lambda i: -_size(sources[i]))
-        futures = {index: pool.submit(_work, sources[index]) for index in order}
+        # the workers fork on the first submit: not while the status line is being written
+        # (a child would inherit the stream's lock held)
+        with progress.paused():
+            futures = {index: pool.submit(_work, sources[index]) for index in order}
+            for future in futures.values():
+                future.add_done_callback(lambda _: progress.step())
         for index in range(len(sources)):
             yield futures.pop(index).result()
 
@@ -243,7 +280,18 @@ def _size(source: _discover.Source) -> int:
 
 def run(job: Job, report: Report) -> int:
     """Process every file of ``job``; return the exit code."""
-    sources = list(_discover.iter_sources(job.paths, job.config))
+    progress = Progress.on_terminal(report.stream, quiet=report.quiet).start()
+    report.progress = progress
+    try:
+        return _run(job, report, progress)
+    finally:
+        progress.close()
+        report.progress = None
+
+
+def _run(job: Job, report: Report, progress: Progress) -> int:
+    sources = list(_discover.iter_sources(job.paths, job.config, found=progress.found))
+    progress.begin(len(sources))
     project = new_project(job, sources)
     roots = list(project.roots)
     # files named one by one (a pre-commit hook) changed: the cache could only cost time
@@ -258,13 +306,17 @@ def run(job: Job, report: Report) -> int:
         cached = cache.get(source.path) if cache is not None else None
         if cached is not None:
             settled[index] = FileResult(_display(source.path), "unchanged", unresolved=cached)
+            progress.step()
             continue
-        if job.action == "apply" and not _may_match(source, project):
-            settled[index] = FileResult(_display(source.path), "unchanged")
-            continue
+        if job.action == "apply":
+            data = _read(source)
+            if data is not None and not _may_match(data, source, project):
+                settled[index] = FileResult(_display(source.path), "unchanged",
+                                            warnings=directive_warnings(job, data))
+                progress.step()
+                continue
         todo.append(source)
-    progress = Progress(len(sources), report, len(settled))
-    computed = _results(job, todo, roots)
+    computed = _results(job, todo, roots, progress)
     unchanged: dict[Path, tuple[UnresolvedReport, ...]] = {}
     written: set[Path] = set()
     for index, source in enumerate(sources):
@@ -272,14 +324,12 @@ def run(job: Job, report: Report) -> int:
             result, elapsed = settled[index], 0.0
         else:
             result, elapsed = next(computed)
-            progress.step()
-        stays = result.status == "unchanged" or (
+        stays = not result.warnings and (result.status == "unchanged" or (
             result.status == "changed" and job.write_back is WriteBack.YES
-        )
+        ))
         if _write(job, source, result, report, written) and stays:
             unchanged[source.path] = result.unresolved
         report.file(result, elapsed)
-    progress.done()
     if job.write_back is WriteBack.OUT:
         _copy_rest(job, written, report)
     if cache is not None:
@@ -289,18 +339,23 @@ def run(job: Job, report: Report) -> int:
     return report.finish()
 
 
-def _may_match(source: _discover.Source, project: ProjectIndex) -> bool:
+def _read(source: _discover.Source) -> bytes | None:
     try:
-        data = source.path.read_bytes()
+        return source.path.read_bytes()
     except OSError:
-        return True  # the worker reports the read error
+        return None  # the worker reports the read error
+
+
+def _may_match(data: bytes, source: _discover.Source, project: ProjectIndex) -> bool:
     assert project.reach is not None
     return project.reach.passes(data, source.module_name, source.is_package)
 
 
 def _open_cache(job: Job, roots: list[Path]) -> _cache.Cache:
     rule_files = sorted({rule.source for rule in job.ruleset.rules})
-    name = _cache.key(job.action, rule_files, job.config.disable, job.config.runtime, roots,
+    # the rules in force, not the config's lists: --select/--ignore change them too
+    in_force = [f"rule:{rule.id}" for rule in job.ruleset.rules]
+    name = _cache.key(job.action, rule_files, in_force, job.config.runtime, roots,
                       repr(job.options.style))
     exclude = pathspec.GitIgnoreSpec.from_lines(job.config.exclude)
     return _cache.Cache.load(name, _cache.fingerprint(roots, exclude))
@@ -341,49 +396,22 @@ def _write(
             return False
     elif job.write_back is WriteBack.DIFF:
         original = source.path.read_bytes()
-        sys.stdout.write(unified_diff(result.path, original, result.output))
+        text = unified_diff(result.path, original, result.output)
+        if report.progress is not None:
+            report.progress.write(text, sys.stdout)
+        else:
+            sys.stdout.write(text)
     return True
-
-
-class Progress:
-    """``[done/total] rate`` on a terminal's stderr, redrawn at most 10 times a second."""
-
-    def __init__(self, total: int, report: Report, done: int = 0) -> None:
-        self.total = total
-        self.done_count = done
-        self.enabled = (
-            not report.quiet and not report.verbose and report.stream.isatty() and total > 50
-        )
-        self.stream = report.stream
-        self.started = time.monotonic()
-        self.last = 0.0
-
-    def step(self) -> None:
-        self.done_count += 1
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now - self.last < 0.1 and self.done_count < self.total:
-            return
-        self.last = now
-        rate = self.done_count / max(now - self.started, 1e-6)
-        self.stream.write(f"\r[{self.done_count}/{self.total}] {rate:,.0f} files/s")
-        self.stream.flush()
-
-    def done(self) -> None:
-        if self.enabled:
-            self.stream.write("\r\033[K")
-            self.stream.flush()
 
 
 def _copy_rest(job: Job, written: set[Path], report: Report) -> None:
     """``--out`` gives a whole copy of the tree: files we did not process are copied as they are."""
     assert job.out is not None
-    exclude = pathspec.GitIgnoreSpec.from_lines(job.config.exclude)
+    patterns = _discover.Patterns.from_config(job.config, include=False)
     for root in job.paths:
         if not root.is_dir():
             continue
-        for path in _discover.walk(root, None, exclude):
+        for path in _discover.walk(root, patterns):
             target = job.out / path.resolve().relative_to(root.resolve())
             if target.resolve() in written:
                 continue
@@ -404,3 +432,28 @@ def check_out_dir(out: Path, paths: Sequence[Path]) -> str | None:
                 or target in root.parents:
             return f"--out {out} must be outside {path}, and must not contain it"
     return None
+
+
+def run_stdin(job: Job, data: bytes, path: Path, report: Report, out: BinaryIO) -> int:
+    """``codetrace apply --stdin-filename PATH -``, for editors: the text comes on stdin and
+    goes to ``out`` (instrumented, or as it came when nothing changes or the file fails),
+    a diff with ``--diff``, nothing with ``--check``. ``PATH`` names the file for the config,
+    the module name and the messages; it need not exist. Exit codes are those of a file run.
+    An excluded ``PATH`` with force-exclude comes back unchanged, as ruff does."""
+    shown = _display(path)
+    patterns = _discover.Patterns.from_config(job.config)
+    result = FileResult(shown, "unchanged")
+    if not patterns.named_excluded(path):
+        name, is_package = _discover.module_name_for(path)
+        source = _discover.Source(path, path.parent, name, is_package)
+        project = new_project(job, [source])
+        result = process(job, source, Prefilter.for_rules(job.ruleset), project, data=data,
+                         shown=shown)
+    output = result.output if result.status == "changed" and result.output is not None else data
+    if job.write_back is WriteBack.YES:
+        out.write(output)
+    elif job.write_back is WriteBack.DIFF and output != data:
+        out.write(unified_diff(shown, data, output).encode("utf-8"))
+    out.flush()
+    report.file(result)
+    return report.finish()

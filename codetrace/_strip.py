@@ -9,17 +9,31 @@ codetrace's. User code that binds or mentions the marker in other ways is left a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, TypeVar
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from codetrace import _advice, _format
-from codetrace._marker import MARKER, has_runtime_import, is_runtime_import
+from codetrace._import_settings import ImportStyle
+from codetrace._marker import (
+    MARKER,
+    has_runtime_import,
+    is_runtime_import,
+    remove_runtime_import,
+)
 from codetrace._result import Failure
+
+U = TypeVar("U", bound=cst.CSTNode)
+#: statements whose own line or header is one unit of change: a call in an ``if`` test belongs
+#: to the ``if``, a call in its body to the statement of the body that holds it
+FRAMES = (cst.SimpleStatementLine, cst.BaseCompoundStatement, cst.ExceptHandler,
+           cst.ExceptStarHandler, cst.MatchCase)
+_UNITS = (cst.SimpleStatementLine, *_format.HEADERS)
 
 
 class _Strip(cst.CSTTransformer, _format.IndentTracker):
-    def __init__(self, runtime: str | None, style: _format.BlackStyle | None = None) -> None:
+    def __init__(self, runtime: str | None, style: _format.Style | None = None) -> None:
         """``runtime`` None: undo call-site constructs only (one statement, no import)."""
         cst.CSTTransformer.__init__(self)
         _format.IndentTracker.__init__(self)
@@ -27,26 +41,29 @@ class _Strip(cst.CSTTransformer, _format.IndentTracker):
         self.style = style
         self.removed = 0
         self.touched: list[bool] = []
+        self.elifs: set[int] = set()
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, FRAMES):
+            self.touched.append(False)
+        if isinstance(node, cst.If) and isinstance(node.orelse, cst.If):
+            self.elifs.add(id(node.orelse))
+        return super().on_visit(node)
+
+    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> Any:
+        """In a formatter mode a unit strip changed is formatted back (``_format.strip_unit``)."""
+        if isinstance(original_node, FRAMES) and self.touched.pop() and \
+                self.style is not None and isinstance(original_node, _UNITS):
+            updated_node = _format.strip_unit(original_node, updated_node, self.style,
+                                              self.width(),
+                                              is_elif=id(original_node) in self.elifs)
+        return super().on_leave(original_node, updated_node)
 
     def visit_Module(self, node: cst.Module) -> None:
         self.module_indent = node.default_indent
 
     def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
         self.push_indent(node)
-
-    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
-        self.touched.append(False)
-
-    def leave_SimpleStatementLine(
-        self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine
-    ) -> cst.SimpleStatementLine:
-        """In black mode a statement strip changed is formatted back, if it was black-clean."""
-        if not self.touched.pop() or self.style is None:
-            return updated_node
-        indent = self.width()
-        if indent is None or not _format.is_clean(original_node, self.style, indent):
-            return updated_node
-        return _format.format_statement(updated_node, self.style, indent) or updated_node
 
     def leave_Call(
         self, original_node: cst.Call, updated_node: cst.Call
@@ -100,21 +117,22 @@ class _Strip(cst.CSTTransformer, _format.IndentTracker):
 
 
 def strip_module(
-    module: cst.Module, runtime: str, style: _format.BlackStyle | None = None,
-    *, check: bool = True,
+    module: cst.Module, runtime: str, style: _format.Style | None = None,
+    *, check: bool = True, imports: ImportStyle | None = None,
 ) -> tuple[cst.Module, int]:
     """The module without codetrace's constructs, and how many were removed.
 
     Without the runtime import of ``runtime`` under the marker nothing is provably ours, and the
-    module comes back as it is.
+    module comes back as it is. ``imports``: the import-sorting settings the runtime import was
+    placed with, so that the blank lines added with it go too.
     """
     if not has_runtime_import(module, runtime):
         return module, 0
     stripper = _Strip(runtime, style)
-    stripped = module.visit(stripper)
+    stripped = remove_runtime_import(module, runtime, imports or ImportStyle()).visit(stripper)
     if check:
         check_marker_gone(module, stripped, runtime)
-    return stripped, stripper.removed
+    return stripped, stripper.removed + 1
 
 
 def check_marker_gone(module: cst.Module, stripped: cst.Module, runtime: str) -> None:
@@ -174,8 +192,8 @@ def _foreign_marker_line(module: cst.Module, runtime: str) -> int:
     return where.start.line if where is not None else 1
 
 
-def unwrap_statement(statement: cst.SimpleStatementLine) -> cst.SimpleStatementLine:
-    """One statement with the call-site constructs undone (no formatting)."""
-    result = statement.visit(_Strip(None))
-    assert isinstance(result, cst.SimpleStatementLine)
+def unwrap_unit(unit: U) -> U:
+    """One statement (or compound header) with the call-site constructs undone, no formatting."""
+    result = unit.visit(_Strip(None))
+    assert isinstance(result, type(unit))
     return result

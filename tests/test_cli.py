@@ -97,7 +97,7 @@ def test_out_inside_input_is_refused(tree: Path) -> None:
 
 
 def test_flags_are_exclusive_and_paths_must_exist(tree: Path) -> None:
-    code, _, err = run("apply", "--diff", "--check", str(tree))
+    code, _, err = run("apply", "--diff", "--out", str(tree.parent / "o"), str(tree))
     assert code == 2 and "cannot be used together" in err
     code, _, err = run("apply", str(tree / "missing"))
     assert code == 2 and "no such file or folder" in err

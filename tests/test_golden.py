@@ -9,15 +9,20 @@ A case may carry a ``config.toml`` (all keys optional)::
     format = "black"            # black mode, as `[tool.codetrace] format = "black"`
     line-length = 100           # black's own options, as in `[tool.black]`:
     skip-string-normalization = true   # also skip-magic-trailing-comma, preview
+    # format = "ruff": ruff's formatter, with `[tool.ruff]`'s line-length and indent-width and
+    # `[tool.ruff.format]`'s quote-style, skip-magic-trailing-comma, preview
     module = "pkg.mod"          # the module the input is (default "input")
     package = true              # the input is the package's __init__.py
     rules = ["extra.toml"]      # rule files of the case (relative to it), after the built-in ones
+    [isort]                     # ruff's `[lint.isort]` options for the runtime import's place
+    known-first-party = ["app"]
 
-In black mode, a case whose input is black-clean must give a black-clean output.
+In a formatter mode, a case whose input is formatter-clean must give a formatter-clean output.
 """
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +32,8 @@ import pytest
 
 from codetrace._context import FileContext
 from codetrace._engine import instrument, strip
-from codetrace._format import BlackStyle, black_style
+from codetrace._format import BlackStyle, Style, black_style, ruff_executable
+from codetrace._import_settings import ruff_style
 from codetrace._options import Options
 from codetrace._rules import RuleSet, builtin_rule_files, load_rules
 from codetrace._source import compiles
@@ -41,7 +47,9 @@ GOLDEN = Path(__file__).parent.parent / "fixtures" / "golden"
 CASES = sorted(p for p in GOLDEN.iterdir() if p.is_dir())
 BLACK_KEYS = frozenset({"line-length", "skip-string-normalization", "skip-magic-trailing-comma",
                         "preview"})
-CONFIG_KEYS = frozenset({"format", "module", "package", "rules"}) | BLACK_KEYS
+RUFF_KEYS = frozenset({"line-length", "indent-width", "quote-style", "skip-magic-trailing-comma",
+                       "preview"})
+CONFIG_KEYS = frozenset({"format", "module", "package", "rules", "isort"}) | BLACK_KEYS | RUFF_KEYS
 
 
 @dataclass(frozen=True)
@@ -60,19 +68,37 @@ def _setup(case: Path, ruleset: RuleSet, options: Options, scratch: Path) -> Set
     config = tomllib.loads(path.read_text(encoding="utf-8"))
     unknown = sorted(set(config) - CONFIG_KEYS)
     assert not unknown, f"{path}: unknown keys {unknown} (known: {sorted(CONFIG_KEYS)})"
-    assert config.get("format", "black") == "black", f"{path}: format must be \"black\""
-    black_options = {k: v for k, v in config.items() if k in BLACK_KEYS}
-    assert "format" in config or not black_options, f"{path}: black options need format"
-    if "format" in config:
-        # the CLI's own mapping from `[tool.black]` to the style
+    layout = config.get("format")
+    assert layout in (None, "black", "ruff"), f"{path}: format must be \"black\" or \"ruff\""
+    keys = BLACK_KEYS if layout == "black" else RUFF_KEYS if layout == "ruff" else frozenset()
+    formatter = {k: v for k, v in config.items() if k in BLACK_KEYS | RUFF_KEYS}
+    assert set(formatter) <= keys, f"{path}: {sorted(set(formatter) - keys)} need a format"
+    style: Style | None = options.style
+    if layout is not None:
+        # the CLI's own mapping from the formatter's configuration to the style
         pyproject = scratch / "pyproject.toml"
-        pyproject.write_text("[tool.black]\n" + "".join(
-            f"{key} = {str(value).lower() if isinstance(value, bool) else value}\n"
-            for key, value in black_options.items()), encoding="utf-8")
-        options = Options(runtime=options.runtime, style=black_style(pyproject, "black"))
+        pyproject.write_text(_pyproject(layout, formatter), encoding="utf-8")
+        if layout == "ruff" and ruff_executable() is None:
+            pytest.skip("ruff is in the test extra")
+        style = black_style(pyproject, layout)
+    imports = ruff_style(config["isort"], scratch) if "isort" in config else options.imports
+    options = Options(runtime=options.runtime, style=style, imports=imports)
     if "rules" in config:
         ruleset = load_rules([*builtin_rule_files(), *(case / name for name in config["rules"])])
     return Setup(ruleset, options, config.get("module", "input"), config.get("package", False))
+
+
+def _toml_value(value: object) -> str:
+    return str(value).lower() if isinstance(value, bool) else repr(value)
+
+
+def _pyproject(layout: str, options: dict[str, object]) -> str:
+    if layout == "black":
+        return "[tool.black]\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in options.items())
+    top = {k: v for k, v in options.items() if k in ("line-length", "indent-width")}
+    return "[tool.ruff]\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in top.items()) + \
+        "[tool.ruff.format]\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in options.items()
+                                         if k not in top)
 
 
 def _file(name: str, setup: Setup) -> FileContext:
@@ -86,9 +112,16 @@ def _apply(source: bytes, setup: Setup) -> tuple[str, bytes]:
     return result.status, result.output if result.output is not None else source
 
 
-def _black_clean(source: bytes, style: BlackStyle) -> bool:
+def _formatter_clean(source: bytes, style: Style) -> bool:
+    """The whole file as the real formatter sees it (not one statement at a time)."""
     text = source.decode("utf-8")
-    return black.format_str(text, mode=style.mode(0)) == text
+    if isinstance(style, BlackStyle):
+        return black.format_str(text, mode=style.mode(0)) == text
+    executable = ruff_executable()
+    assert executable is not None
+    done = subprocess.run([executable, *style.arguments(0)], input=text, capture_output=True,
+                          text=True, timeout=60)
+    return done.returncode == 0 and done.stdout == text
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
@@ -115,8 +148,8 @@ def test_golden(case: Path, ruleset: RuleSet, options: Options, tmp_path: Path) 
         assert stripped.status == "changed"
         assert stripped.output == source
         style = setup.options.style
-        if style is not None and _black_clean(source, style):
-            assert _black_clean(output, style), "black-clean input, output not black-clean"
+        if style is not None and _formatter_clean(source, style):
+            assert _formatter_clean(output, style), "formatter-clean input, dirty output"
     else:
         assert status == "unchanged"
         assert compiles(source, "input.py") is None
@@ -131,7 +164,8 @@ def test_every_case_has_an_expectation() -> None:
     unchanged = {c.name for c in CASES if not (c / "expected.py").exists()
                  and not (c / "error.txt").exists()}
     assert unchanged == {
-        "already_instrumented", "binds_marker_ignored", "ignore_file", "not_the_library"
+        "already_instrumented", "binds_marker_ignored", "ignore_file", "not_the_library",
+        "library_own_module",  # a library's own module: its rules stay out
     }
 
 
@@ -141,4 +175,5 @@ def test_config_keys_are_used() -> None:
     for case in CASES:
         if (case / "config.toml").exists():
             used |= set(tomllib.loads((case / "config.toml").read_text(encoding="utf-8")))
-    assert used >= {"format", "line-length", "module", "rules"}
+    assert used >= {"format", "line-length", "module", "rules", "isort", "quote-style",
+                    "skip-magic-trailing-comma", "indent-width"}

@@ -76,7 +76,7 @@ NOT_CANDIDATES = [
 @pytest.mark.parametrize("source", NOT_CANDIDATES)
 def test_not_candidates(source: str, ruleset: RuleSet) -> None:
     matches = _match(source, ruleset)
-    assert matches == Matches((), (), 0)
+    assert (matches.sites, matches.unresolved, matches.ignored) == ((), (), 0)
 
 
 # ----- sites ----------------------------------------------------------------------------------

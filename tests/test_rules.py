@@ -100,3 +100,37 @@ def test_a_user_rule_can_name_a_builtin_adapter(tmp_path: Path) -> None:
     assert result.status == "changed", result.error
     assert b'_codetrace.traced(myhttp.fetch, "requests.send")(\'u\')' in (result.output or b"")
     assert [s.rule for s in result.sites] == ["x.send"]
+
+
+@pytest.mark.parametrize(
+    ("module_name", "instrumented"),
+    [
+        ("shop.db", True),  # an application using both libraries
+        ("sqlalchemy_utils.engines", True),  # another package whose name only starts the same
+        ("sqlalchemy.orm.session", False),  # SQLAlchemy's own module: its rules stay out
+        ("flask_sqlalchemy.extension", True),  # it uses SQLAlchemy: the engine rule acts
+    ],
+)
+def test_a_library_s_own_modules_are_not_instrumented_by_its_rules(
+    module_name: str, instrumented: bool
+) -> None:
+    from codetrace._context import FileContext
+    from codetrace._engine import instrument
+
+    source = b"import sqlalchemy\n\nengine = sqlalchemy.create_engine('sqlite://')\n"
+    result = instrument(source, FileContext("m.py", load_rules(builtin_rule_files()),
+                                            module_name=module_name))
+    assert result.status == ("changed" if instrumented else "unchanged")
+    assert (b"sqlalchemy.engine" in (result.output or b"")) is instrumented
+
+
+def test_a_library_s_own_modules_keep_the_rules_of_other_libraries() -> None:
+    from codetrace._context import FileContext
+    from codetrace._engine import instrument
+
+    # SQLAlchemy's pysqlite dialect uses sqlite3: that library's rules still act there
+    source = b"import sqlite3\nimport sqlalchemy\n\ncon = sqlite3.connect(':memory:')\n"
+    result = instrument(source, FileContext("m.py", load_rules(builtin_rule_files()),
+                                            module_name="sqlalchemy.dialects.sqlite.pysqlite"))
+    assert result.status == "changed"
+    assert b"sqlite3.connect" in (result.output or b"")

@@ -10,8 +10,6 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from codetrace._report import Report
-from codetrace._run import Progress
 from codetrace.cli import app
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -101,18 +99,30 @@ class _Tty(io.StringIO):
 
 
 def test_progress_only_on_a_terminal() -> None:
+    """On a terminal: drawn on a beat, cleared before a line and at the end. Piped: nothing."""
+    from codetrace._progress import CLEAR, Progress
+
     tty = _Tty()
-    progress = Progress(100, Report("apply", stream=tty))
-    for _ in range(100):
-        progress.step()
-    progress.done()
-    assert "[100/100]" in tty.getvalue()
+    progress = Progress.on_terminal(tty).start()
+    progress.begin(100)
+    progress.step(40)
+    deadline = time.monotonic() + 5
+    while "[40/100]" not in tty.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert "[40/100]" in tty.getvalue()
+    progress.write("would instrument x.py\n")
+    progress.close()
+    text = tty.getvalue()
+    assert "codetrace: [" not in text.rsplit("\n", 1)[-1].rsplit(CLEAR, 1)[-1]  # none left
+    assert text.split("would instrument")[0].endswith(CLEAR)
     piped = io.StringIO()
-    progress = Progress(100, Report("apply", stream=piped))
-    for _ in range(100):
-        progress.step()
-    progress.done()
-    assert piped.getvalue() == ""
+    progress = Progress.on_terminal(piped).start()
+    progress.begin(100)
+    progress.step(100)
+    progress.write("line\n")
+    progress.close()
+    assert piped.getvalue() == "line\n"
+    assert Progress.on_terminal(_Tty(), quiet=True).enabled is False
 
 
 def test_example_tree_with_two_jobs_round_trips(tmp_path: Path) -> None:

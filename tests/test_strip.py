@@ -1,7 +1,7 @@
 """``strip`` (``_strip``): undo exactly what ``apply`` injected, and nothing else.
 
 A table of files strip must leave byte for byte, and a table of input -> output pairs (with the
-number of constructs removed); then ``unwrap_statement``, black mode, and what strip leaves
+number of constructs removed); then ``unwrap_unit``, black mode, and what strip leaves
 when it cannot undo everything.
 """
 
@@ -13,7 +13,7 @@ import pytest
 from codetrace._format import BlackStyle
 from codetrace._marker import has_runtime_import
 from codetrace._result import Failure
-from codetrace._strip import strip_module, unwrap_statement
+from codetrace._strip import strip_module, unwrap_unit
 
 RUNTIME = "codetrace.runtime"
 IMPORT = "import codetrace.runtime as _codetrace\n"
@@ -159,7 +159,7 @@ UNWRAP = [
 def test_unwrap_statement(statement: str, expected: str) -> None:
     parsed = cst.parse_statement(statement)
     assert isinstance(parsed, cst.SimpleStatementLine)
-    assert cst.Module(body=[unwrap_statement(parsed)]).code == expected
+    assert cst.Module(body=[unwrap_unit(parsed)]).code == expected
 
 
 # ----- black mode -------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ OTEL_PACKAGES = [
     "opentelemetry-instrumentation-httpx==0.66b1",
     "opentelemetry-instrumentation-sqlite3==0.66b1",
     "opentelemetry-instrumentation-flask==0.66b1",
+    "opentelemetry-instrumentation-sqlalchemy==0.66b1",
 ]
 
 COMMON_TEST_PACKAGES = ["pytest-timeout==2.4.0"]
@@ -59,7 +60,13 @@ PROJECTS: dict[str, dict] = {
         "test_packages": ["pytest==8.4.2", "Django==4.2.16"],
         "pythonpath": ".",
         # test_djangocache needs tests/settings.py, which the sdist does not ship.
-        "pytest_args": ["tests", "--ignore=tests/test_djangocache.py"],
+        # test_memoize_stampede calls the cache in a loop for one second of wall time: how many
+        # statements it runs depends on how fast the process is (56,000 untraced, 24,000 traced
+        # in one measurement), so no two runs can be compared on it. Before it was deselected it
+        # made all of diskcache's 0.91 (core.py:1165: 54,640 statements in the truth run, 23,257
+        # spans in the codetrace run).
+        "pytest_args": ["tests", "--ignore=tests/test_djangocache.py",
+                        "--deselect=tests/test_recipes.py::test_memoize_stampede"],
     },
     "sqlitedict": {
         "dist": "sqlitedict==2.1.0",
@@ -85,7 +92,7 @@ PROJECTS: dict[str, dict] = {
         # suite builds whole applications (`self.app = Flask(__name__)`, models, views, REST
         # API, security) on SQLite and drives them through the test client.
         "dist": "flask-appbuilder==5.3.0",
-        "libraries": ["flask", "sqlite3"],
+        "libraries": ["flask", "sqlite3", "sqlalchemy"],
         "test_packages": ["pytest==8.4.2", "hiro==1.1.1", "parameterized==0.9.0",
                           "jmespath==1.0.1", "Authlib==1.6.5",
                           # marshmallow 4 breaks its schemas (KeyError in 78 tests)
@@ -98,7 +105,7 @@ PROJECTS: dict[str, dict] = {
         # A second Flask + SQLAlchemy project: its suite builds Flask apps and runs SQLAlchemy
         # on SQLite (pysqlite); every statement is issued by SQLAlchemy, none by the project.
         "dist": "flask-sqlalchemy==3.1.1",
-        "libraries": ["flask", "sqlite3"],
+        "libraries": ["flask", "sqlite3", "sqlalchemy"],
         "test_packages": ["pytest==8.4.2", "Flask==3.0.3", "Werkzeug==3.0.6",
                           "SQLAlchemy==2.0.36", "blinker==1.9.0"],
         "pythonpath": "src",

@@ -19,6 +19,9 @@ Process lifecycle, which is where tracing libraries usually go wrong:
   lock, an empty queue (the parent still exports its own spans) and no worker; the worker
   starts on the child's first span. ``multiprocessing`` children leave through ``os._exit``,
   which skips ``atexit``, so the child also registers a ``multiprocessing`` finalizer.
+  The worker never imports a module: a module it was importing at the instant of a fork would
+  stay locked in the child, whose own import of it would never return. What it runs is
+  imported before it starts: :mod:`logging` here, an exporter's modules by its constructor.
 
 Settings follow the specification's ``OTEL_BSP_*`` variables; explicit arguments win.
 """
@@ -32,7 +35,7 @@ import weakref
 from collections import deque
 
 from ._env import read_number
-from ._log import warn_once
+from ._log import load_logging, warn_once
 from ._state import exit_deadline, exit_tasks
 from ._values import FLAG_SAMPLED
 
@@ -96,6 +99,7 @@ class BatchSpanProcessor:
 
         self._shut_down = False
         self._reset_runtime_state()
+        load_logging()  # the worker logs export failures, and must not import (see above)
         _live.add(self)
 
     def __repr__(self) -> str:

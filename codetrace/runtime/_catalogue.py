@@ -13,10 +13,14 @@ This module imports nothing, so the engine can import it (to validate the ``adap
 """
 
 ADAPTERS: dict[str, str] = {
+    "flask_sqlalchemy.extension": "codetrace.runtime._flask_sqlalchemy",
     "httpx.client": "codetrace.runtime._httpx_client",
     "httpx.send": "codetrace.runtime._httpx",
+    "redis.client": "codetrace.runtime._redis",
+    "redis.factory": "codetrace.runtime._redis",
     "requests.send": "codetrace.runtime._requests",
     "requests.session": "codetrace.runtime._requests_session",
+    "sqlalchemy.engine": "codetrace.runtime._sqlalchemy",
     "sqlite3.connect": "codetrace.runtime._sqlite",
     "sqlite3.query": "codetrace.runtime._dbapi",
     "sqlite3.transaction": "codetrace.runtime._dbapi",

@@ -44,7 +44,7 @@ MAX_CLASSES = 1024
 
 _classes: dict[tuple[type, str], type] = {}
 _refused: dict[tuple[type, str], bool] = {}
-_ALLOWED_METACLASSES = ("type", "ABCMeta")
+_ALLOWED_METACLASSES = ("type", "ABCMeta", "_ProtocolMeta")
 
 
 def built_traced(callee: object, args: tuple[Any, ...]) -> bool:
@@ -69,10 +69,15 @@ def _acceptable(cls: type) -> bool:
     if type(cls).__name__ not in _ALLOWED_METACLASSES or type(cls).__module__ not in (
         "builtins",
         "abc",
+        "typing",
     ):
         return False
-    # every class but ``object``
-    return all("__init_subclass__" not in vars(klass) for klass in cls.__mro__[:-1])
+    # every class but ``object``; ``typing.Protocol``/``Generic`` define the hook but run no
+    # project code (redis-py's clients derive from a ``Protocol``, so have its metaclass too)
+    return all(
+        "__init_subclass__" not in vars(klass) or klass.__module__ == "typing"
+        for klass in cls.__mro__[:-1]
+    )
 
 
 def traced_subclass(cls: type, kind: str, namespace: Namespace) -> type | None:

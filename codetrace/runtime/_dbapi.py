@@ -10,10 +10,11 @@ on top of the factories.
 
 Stable database semantic conventions, and why each choice:
 
-* Queries (``execute``, ``executemany``, ``executescript``): ``db.query.text`` is the SQL as
-  given when the call passed parameters (parameterized text is collected verbatim; parameter
-  values are never captured). Text run *without* parameters may hold literal values, so it is
-  sanitized first: every string, number, blob, boolean literal becomes ``?``.
+* Queries (``execute``, ``executemany``, ``executescript``): ``db.query.text`` is the SQL with
+  every literal replaced by ``?`` and comments dropped, read in the system's dialect
+  (``_sql``), whether or not the call passed parameters: the conventions leave parameterized
+  text verbatim, but ``name = ? AND pw = 'X'`` holds a literal all the same. Parameter values
+  are never captured.
 * The SQL conventions say ``db.operation.name`` and ``db.collection.name`` SHOULD NOT be
   extracted from query text (one statement can touch several tables and do several things);
   instrumentations that parse SHOULD set ``db.query.summary`` instead and name the span after
@@ -32,14 +33,19 @@ Stable database semantic conventions, and why each choice:
   (the command the driver sends; these APIs name one operation, so the attribute is allowed).
 * ``connect``: ``db.operation.name`` is ``connect`` and ``db.namespace`` the database the
   connection was opened on, when the system's ``namespace`` function can tell it without
-  reading secrets (for SQLite: the path or URI as given, ``:memory:`` included). Span name:
+  reading secrets (for SQLite: the path, ``:memory:`` included, or a ``file:`` URI's path
+  without its query, which may hold a key). Span name:
   ``connect {db.namespace}``. Query spans carry no ``db.namespace``: a DB-API connection does
   not say which database it is on, and ``sqlite3.Connection`` cannot be weakly referenced to
   remember it.
 * Failures: ``error.type`` is the exception's qualified class name (``sqlite3.OperationalError``),
   ``db.response.status_code`` the driver's code when it exposes one (``sqlite_errorcode``,
   ``sqlstate``, ``pgcode``), an ``exception`` event, status ``ERROR``; the exception is
-  re-raised unchanged. ``db.response.returned_rows`` is not recorded: counting rows would mean
+  re-raised unchanged. The event's message and stack trace and the status message of a failed
+  query lose the statement's literals and comments, the call's parameter values and the SQL
+  drivers quote (``_sql.scrub_error``), and credentials (``_redact``): the exception is
+  recorded here, not by the span, which cannot know the statement (docs/runtime-privacy.md).
+  ``db.response.returned_rows`` is not recorded: counting rows would mean
   reading the cursor the application is about to read.
 
 The callee's result comes back as is (``conn.execute(sql).fetchall()`` keeps working) and its
@@ -52,9 +58,12 @@ from __future__ import annotations
 from ._construct import built_traced
 from ._http import is_mock
 from ._log import warn_once
-from ._sql import analyse
+from ._redact import MAX_SCRUBBED, scrub_text
+from ._span import is_failure
+from ._sql import analyse, dialect_for, scrub_error
+from ._statement_cursor import covered
 from ._tracer import span as start_span
-from ._values import SpanKind
+from ._values import SpanKind, StatusCode, qualified_name, safe_str
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -78,7 +87,6 @@ _PARAMETER_KEYWORDS = (
     "params_seq",
     "vars_list",
 )
-_MYSQL_LIKE = frozenset(("mysql", "mariadb"))
 
 
 def _argument(
@@ -90,14 +98,6 @@ def _argument(
         if name in kwargs:
             return kwargs[name]
     return None
-
-
-def _parameterized(parameters: object) -> bool:
-    if parameters is None:
-        return False
-    if type(parameters) in (tuple, list, dict):
-        return bool(parameters)
-    return True
 
 
 def _batch_size(parameters: object) -> int | None:
@@ -119,23 +119,78 @@ def _status_code(exc: BaseException) -> str | None:
     return None
 
 
-def _query_describer(mysql: bool) -> Describer:
+def _query_of(
+    callee: object, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[str, object, object] | None:
+    """``(sql, parameters, method name)`` of a query call, or ``None`` without SQL text."""
+    # An unbound method (``sqlite3.Cursor.execute(cursor, sql)``) gets its object first.
+    offset = 1 if getattr(callee, "__objclass__", None) is not None else 0
+    sql = _argument(args, kwargs, offset, _QUERY_KEYWORDS)
+    if isinstance(sql, bytes):
+        sql = sql.decode("utf-8", "replace")
+    if not isinstance(sql, str):
+        return None
+    method = getattr(callee, "__name__", None)
+    parameters = None
+    if method != "executescript":
+        parameters = _argument(args, kwargs, offset + 1, _PARAMETER_KEYWORDS)
+    return str(sql), parameters, method
+
+
+def _parameter_values(parameters: object, method: object) -> list[object]:
+    """Parameter values a driver may quote back in an error, as far as they can be read
+    without side effects: lists, tuples and dicts only (an iterator is never consumed), the
+    first 16 sets of a batch, 64 values a set."""
+    sets: list[object] = [parameters]
+    if method == "executemany":
+        sets = list(parameters[:16]) if type(parameters) in (list, tuple) else []  # type: ignore[index]
+    values: list[object] = []
+    for one in sets:
+        if type(one) is dict:
+            values.extend(list(one.values())[:64])
+        elif type(one) in (list, tuple):
+            values.extend(one[:64])  # type: ignore[index]
+    return values
+
+
+def _record_failure(
+    span: Span, exc: BaseException, dialect: str, query: tuple[str, object, object]
+) -> bool:
+    """Record a failed query as ``Span.fail`` would, its exception text scrubbed of the
+    statement's literals and the call's parameter values (``_sql.scrub_error``) as well as of
+    credentials (``_redact``). False when ``exc`` is no failure (nothing recorded)."""
+    if not is_failure(exc):
+        return False
+    sql, parameters, method = query
+    values = _parameter_values(parameters, method)
+
+    def scrubbed(text: str) -> str:
+        return scrub_text(scrub_error(text[: 4 * MAX_SCRUBBED], sql, dialect, values))
+
+    try:
+        import traceback
+
+        message = scrubbed(safe_str(exc))
+        stack = scrubbed("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    except Exception as error:  # what cannot be scrubbed is not recorded
+        warn_once("dbapi-scrub", "codetrace: exception text left out", exc=error)
+        message = stack = ""
+    span.record_exception(exc, {"exception.message": message, "exception.stacktrace": stack})
+    if "error.type" not in span.attributes:
+        span.set_attribute("error.type", qualified_name(type(exc)))
+    span.set_status(StatusCode.ERROR, f"{type(exc).__name__}: {message}")
+    return True
+
+
+def _query_describer(dialect: str) -> Describer:
     def describe_query(
         span: Span, callee: object, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> None:
-        # An unbound method (``sqlite3.Cursor.execute(cursor, sql)``) gets its object first.
-        offset = 1 if getattr(callee, "__objclass__", None) is not None else 0
-        sql = _argument(args, kwargs, offset, _QUERY_KEYWORDS)
-        if isinstance(sql, bytes):
-            sql = sql.decode("utf-8", "replace")
-        if not isinstance(sql, str):
+        query = _query_of(callee, args, kwargs)
+        if query is None:
             return
-        method = getattr(callee, "__name__", None)
-        parameters = None
-        if method != "executescript":
-            parameters = _argument(args, kwargs, offset + 1, _PARAMETER_KEYWORDS)
-        sanitized = not _parameterized(parameters)
-        text, summary = analyse(str(sql), sanitized=sanitized, mysql=mysql)
+        sql, parameters, method = query
+        text, summary = analyse(sql, dialect)  # sanitized, parameters or not (see ``_sql``)
         attributes = span.attributes
         attributes["db.query.text"] = text
         if method == "executemany":
@@ -178,21 +233,28 @@ def _connect_describer(namespace: Namespace | None) -> Describer:
 
 
 def _make_adapter(
-    system: str, describers: dict[str, Describer], default: Describer | None, checked: bool = True
+    system: str,
+    describers: dict[str, Describer],
+    default: Describer | None,
+    checked: bool = True,
+    query: Describer | None = None,
 ) -> Adapter:
     """An adapter: a CLIENT span named ``system`` until the describer names it better.
 
     The describer (``describers[callee.__name__]``, else ``default``) runs only for spans that
     record, and a describer that fails costs the span its details, never the call. A
     ``checked`` adapter (a call site's) calls a method of a connection or cursor traced at
-    construction through without a span: the object makes it (``_sqlite``).
+    construction through without a span: the object makes it (``_sqlite``). A call described
+    by ``query`` that fails records its exception scrubbed of its SQL's literals.
     """
+    dialect = dialect_for(system)
 
     def adapter(callee: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         try:
             # Bound methods only: ``sqlite3.Cursor.execute(cursor, sql)`` skips the override.
-            # A mocked callee is no I/O: called through, no span.
-            if checked and (is_mock(callee) or built_traced(callee, ())):
+            # A mocked callee is no I/O: called through, no span. Nor a call on the cursor a
+            # SQLAlchemy statement span covers (``_statement_cursor``).
+            if (checked and (is_mock(callee) or built_traced(callee, ()))) or covered(callee):
                 span = None
             else:
                 span = start_span(system, kind=SpanKind.CLIENT)
@@ -214,12 +276,21 @@ def _make_adapter(
         try:
             result = callee(*args, **kwargs)
         except BaseException as exc:
+            recorded = False
             if span.is_recording():
                 try:
                     span.set_attribute("db.response.status_code", _status_code(exc))
+                    name = getattr(callee, "__name__", None)
+                    chosen = describers.get(name, default) if type(name) is str else default
+                    statement = _query_of(callee, args, kwargs) if chosen is query else None
+                    if query is not None and statement is not None:
+                        recorded = _record_failure(span, exc, dialect, statement)
                 except Exception as error:  # never mask the application's exception
                     warn_once(f"dbapi-error:{system}", "codetrace: odd exception", exc=error)
-            span.__exit__(type(exc), exc, exc.__traceback__)
+            if recorded:
+                span.__exit__(None, None, None)
+            else:
+                span.__exit__(type(exc), exc, exc.__traceback__)
             raise
         span.__exit__(None, None, None)
         return result
@@ -233,7 +304,8 @@ def make_query_adapter(system: str, *, checked: bool = True) -> Adapter:
 
     ``checked=False``: for the traced objects themselves (no check for one).
     """
-    return _make_adapter(system, {}, _query_describer(system in _MYSQL_LIKE), checked)
+    query = _query_describer(dialect_for(system))
+    return _make_adapter(system, {}, query, checked, query)
 
 
 def make_transaction_adapter(system: str, *, checked: bool = True) -> Adapter:
@@ -269,7 +341,7 @@ def make_dbapi_adapter(system: str, namespace: Namespace | None = None) -> Adapt
     callee's ``__name__`` (which the rules matched on) says which kind of call it is. Any other
     name (a mock without a spec, say) gets a CLIENT span named by the system.
     """
-    query = _query_describer(system in _MYSQL_LIKE)
+    query = _query_describer(dialect_for(system))
     describers = {
         "connect": _connect_describer(namespace),
         "execute": query,
@@ -278,16 +350,36 @@ def make_dbapi_adapter(system: str, namespace: Namespace | None = None) -> Adapt
         "commit": _describe_transaction,
         "rollback": _describe_transaction,
     }
-    return _make_adapter(system, describers, None)
+    return _make_adapter(system, describers, None, query=query)
+
+
+def _sqlite_path(database: str) -> str | None:
+    """The database a ``file:`` URI names (its path, percent-decoded; ``:memory:``), without
+    the query and fragment: those hold options, and keys (SQLCipher's ``?key=``, ``?hexkey=``).
+    Any other name is the path itself."""
+    if database[:5].lower() != "file:":
+        return database
+    path = database[5:]
+    for mark in "?#":
+        path = path.partition(mark)[0]
+    if path.startswith("//"):  # an authority: empty or localhost
+        slash = path.find("/", 2)
+        path = path[slash:] if slash >= 0 else ""
+    if "%" in path:
+        from urllib.parse import unquote
+
+        path = unquote(path)
+    return path or None
 
 
 def sqlite_namespace(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
-    """The database given to ``sqlite3.connect``: a path, a ``file:`` URI or ``:memory:``."""
+    """The database given to ``sqlite3.connect``: a path, ``:memory:``, or the path of a
+    ``file:`` URI (never its query: see ``_sqlite_path``)."""
     database = _argument(args, kwargs, 0, ("database",))
     if isinstance(database, bytes):
-        return database.decode("utf-8", "replace")
+        return _sqlite_path(database.decode("utf-8", "replace"))
     if isinstance(database, str):
-        return database
+        return _sqlite_path(database)
     fspath = getattr(type(database), "__fspath__", None)
     if fspath is not None:
         path = fspath(database)

@@ -12,11 +12,15 @@
   write; a path that cannot be written is counted in ``write_errors`` and logged once, never
   raised.
 
-:mod:`threading` and :mod:`json` are imported when an exporter is created or used, not when the
-runtime is imported. The console and JSON-lines exporters are fork-safe: a child process (a
-pre-fork server worker) gets a fresh lock, since the parent's may have been held by a thread
-that does not exist in the child, and the JSON-lines file is reopened rather than shared through
-a buffered file object.
+:mod:`json` is imported when a JSON-lines exporter is created, not when the runtime is imported,
+and not when it exports either: a batch processor's background thread runs ``export``, and a
+module that thread is importing at the instant another thread forks stays locked in the child.
+
+The console and JSON-lines exporters are fork-safe (``_fork``): a fork waits (a bounded time)
+until no thread is half-way through writing a span, so the child never writes the rest of a
+line a second time, and the child gets a fresh lock, since the parent's may be held by a thread
+that does not exist there. The JSON-lines file is reopened in the child rather than shared
+through the parent's file object.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 import os
 import sys
 
+from ._fork import LockedAcrossFork
 from ._log import warn_once
 from ._resource import resource_attributes
 from ._values import KIND_NAMES, STATUS_NAMES
@@ -114,25 +119,18 @@ def format_console_line(span: Span) -> str:
     return " ".join(parts)
 
 
-class ConsoleSpanExporter:
+class ConsoleSpanExporter(LockedAcrossFork):
     """Write one line per span to ``stream`` (default: the ``sys.stderr`` of the moment)."""
 
     def __init__(self, stream: IO[str] | None = None) -> None:
-        from threading import Lock
-
         self._stream = stream
-        self._lock = Lock()
-        self._pid = os.getpid()
+        self._init_fork_lock()
 
     def export(self, spans: Sequence[Span]) -> bool:
         text = "".join(format_console_line(span) + "\n" for span in spans)
         stream = self._stream if self._stream is not None else sys.stderr
         if stream is None:  # pythonw, daemons: nowhere to write, nothing to report
             return True
-        if self._pid != os.getpid():  # forked: the parent's lock may be held forever
-            from threading import Lock
-
-            self._lock, self._pid = Lock(), os.getpid()
         with self._lock:
             stream.write(text)
             stream.flush()
@@ -142,30 +140,29 @@ class ConsoleSpanExporter:
         return None
 
 
-class JsonLinesSpanExporter:
+class JsonLinesSpanExporter(LockedAcrossFork):
     """Append one JSON object per span to a file (see the module docstring for the fields)."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        from threading import Lock
+        import json  # here, not in export(): see the module docstring
 
         if path is None:
             path = os.environ.get("CODETRACE_JSONL_PATH") or DEFAULT_JSONL_PATH
         self.path = os.fspath(path)
         self.write_errors = 0
         self._file: IO[str] | None = None
-        self._lock = Lock()
-        self._pid = os.getpid()
-        self._resource: dict[str, str] | None = None
+        self._dumps = json.dumps
+        # The resource is read here for the same reason: reading it may import (a malformed
+        # OTEL_RESOURCE_ATTRIBUTES is logged, a percent-encoded one decoded with urllib.parse).
+        self._resource = resource_attributes()
+        self._init_fork_lock()
 
     def export(self, spans: Sequence[Span]) -> bool:
-        import json
-
-        if self._resource is None:
-            self._resource = resource_attributes()
         resource = self._resource
+        dumps = self._dumps
         try:
             text = "".join(
-                json.dumps(
+                dumps(
                     span_to_dict(span, resource),
                     separators=(",", ":"),
                     ensure_ascii=False,
@@ -176,20 +173,25 @@ class JsonLinesSpanExporter:
             )
         except (TypeError, ValueError) as exc:  # pragma: no cover - attributes are cleaned
             return self._failed(exc)
-        if self._pid != os.getpid():  # forked: fresh lock, own file object
-            from threading import Lock
-
-            self._lock, self._pid, self._file = Lock(), os.getpid(), None
         with self._lock:
             try:
                 if self._file is None:
                     self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
                 self._file.write(text)
                 self._file.flush()
+                return True
             except (OSError, ValueError) as exc:
                 self._close()
-                return self._failed(exc)
-        return True
+                error = exc
+        # Logged outside the lock: logging takes its own lock, which a fork takes first.
+        return self._failed(error)
+
+    def _after_fork_in_child(self) -> None:
+        """A fresh lock, and the file reopened on the next export: not the parent's object."""
+        super()._after_fork_in_child()
+        # Nothing is buffered in it (the fork waited for the write in progress to be flushed),
+        # so dropping it writes nothing; it closes the child's copy of the descriptor.
+        self._file = None
 
     def _failed(self, exc: BaseException) -> bool:
         self.write_errors += 1

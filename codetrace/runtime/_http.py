@@ -5,9 +5,9 @@ Stable OpenTelemetry HTTP conventions:
 * ``http.request.method`` is one of the known methods; any other becomes ``_OTHER`` with the
   original in ``http.request.method_original``, and the span name uses ``HTTP`` instead.
 * ``url.full`` never carries credentials: a userinfo part becomes ``REDACTED:REDACTED``, and the
-  values of the query parameters ``AWSAccessKeyId``, ``Signature``, ``sig`` and
-  ``X-Goog-Signature`` become ``REDACTED`` (keys matched case-sensitively, kept in place).
-  Everything else is left byte for byte; the URL is not re-encoded.
+  values of sensitive parameters (the conventions' list and a wider documented one,
+  configurable) become ``REDACTED``, keys kept in place; everything else is left byte for byte,
+  the URL is not re-encoded. The rules live in ``_redact``.
 * ``server.address``/``server.port`` come from the URL's authority, the port defaulting to 80
   or 443 by scheme.
 * ``error.type`` is the status code as text for failures (4xx and 5xx on a client, 5xx on a
@@ -25,6 +25,9 @@ from __future__ import annotations
 
 import sys
 
+from . import _redact
+from ._redact import redact_query as redact_query  # url.query (``_flask``)
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -32,7 +35,6 @@ if TYPE_CHECKING:
 KNOWN_METHODS = frozenset(
     ("CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE")
 )
-SENSITIVE_QUERY_KEYS = frozenset(("AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"))
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 _SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.")
 
@@ -69,42 +71,12 @@ def split_url(url: str) -> tuple[str, str, str] | None:
     return scheme, rest[:end], rest[end:]
 
 
-def redact_query(query: str) -> str:
-    """``query`` with the values of sensitive parameters replaced by ``REDACTED``."""
-    if not any(key in query for key in SENSITIVE_QUERY_KEYS):
-        return query
-    parts = query.split("&")
-    for index, part in enumerate(parts):
-        key, sep, _ = part.partition("=")
-        if sep and key in SENSITIVE_QUERY_KEYS:
-            parts[index] = key + "=REDACTED"
-    return "&".join(parts)
-
-
 def redact_url(url: str, parts: tuple[str, str, str] | None = None) -> str:
-    """``url`` fit for ``url.full``: no credentials, no signatures (see module docstring).
+    """``url`` fit for ``url.full``: no credentials, no signatures (see ``_redact``).
 
     ``parts`` is ``split_url(url)`` when the caller has it already.
     """
-    if parts is None:
-        parts = split_url(url)
-    if parts is not None:
-        scheme, authority, rest = parts
-        at = authority.rfind("@")
-        if at >= 0:
-            url = f"{scheme}://REDACTED:REDACTED@{authority[at + 1 :]}{rest}"
-    question = url.find("?")
-    if question < 0:
-        return url
-    hash_mark = url.find("#")
-    if 0 <= hash_mark < question:
-        return url
-    end = hash_mark if hash_mark >= 0 else len(url)
-    query = url[question + 1 : end]
-    redacted = redact_query(query)
-    if redacted == query:
-        return url
-    return url[: question + 1] + redacted + url[end:]
+    return _redact.redact_url(url, split_url(url) if parts is None else parts)
 
 
 def host_and_port(authority: str, scheme: str) -> tuple[str | None, int | None]:
@@ -157,6 +129,7 @@ def describe_url(url: str) -> tuple[str, str | None, int | None]:
 
 URL_CACHE_SIZE = 256
 _described: dict[str, tuple[str, str | None, int | None]] = {}
+_redact.on_change(_described.clear)  # a new list of sensitive keys: describe again
 
 
 def url_attributes(url: str, attributes: dict[str, Any]) -> None:

@@ -28,11 +28,12 @@ Trace headers never touch the caller's objects:
 
 Async: an ``AsyncClient`` method returns a coroutine. The adapter starts the span at the call
 (its ids go into the headers, and its parent is the span current where the call was written),
-then hands back a wrapping coroutine. When that is awaited, the span's start time is reset to
-that moment and the span becomes current while the request runs, in the awaiting task only;
-the ``ContextVar`` token is reset in the same task before the result is returned, so nothing
-leaks into the caller's context, and concurrent requests (``asyncio.gather``) each keep their
-own span and parent.
+then hands back a :class:`~._awaitable.TracedCoroutine` around it (it answers as a coroutine
+does, and closing, cancelling or dropping it behaves, and warns, as untraced). When it first
+runs, the span's start time is reset to that moment; the span is current while the request's
+code runs, only in the context that runs it, so nothing leaks into the caller's context, and
+concurrent requests (``asyncio.gather``) each keep their own span and parent. The span ends
+with the response, the exception, the cancellation, or the close.
 
 A callee that is not recognisably httpx (a ``unittest.mock`` object, a wrapper) gets a generic
 CLIENT span named ``HTTP`` and its arguments untouched; a coroutine it returns is still timed.
@@ -41,8 +42,8 @@ CLIENT span named ``HTTP`` and its arguments untouched; a coroutine it returns i
 from __future__ import annotations
 
 from collections.abc import Mapping
-from time import time_ns
 
+from ._awaitable import CoroutineType, TracedCoroutine
 from ._construct import built_traced
 from ._http import (
     SIMPLE_METHODS,
@@ -56,13 +57,13 @@ from ._http import (
 )
 from ._log import warn_once
 from ._propagation import inject
-from ._scope import CoroutineType
 from ._tracer import span as start_span
 from ._values import SpanKind, StatusCode
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine
+    from collections.abc import Callable
+    from types import CoroutineType as NativeCoroutine
     from typing import Any
 
     from ._span import Span
@@ -234,21 +235,18 @@ def _finish(span: Span, response: object, recognised: bool) -> None:
     span.__exit__(None, None, None)
 
 
-async def _awaited(span: Span, coroutine: Coroutine[Any, Any, Any], recognised: bool) -> Any:
-    """Run ``coroutine`` with ``span`` current in this task; end the span with its outcome.
+class _AwaitedRequest(TracedCoroutine):
+    """An ``AsyncClient`` call's coroutine: timed from its first step, ended by its response."""
 
-    ``activate()`` here and ``__exit__`` below run in the same task, so the token is reset
-    where it was set, whatever happens.
-    """
-    span.start_ns = time_ns()
-    span.activate()
-    try:
-        response = await coroutine
-    except BaseException as exc:
-        span.__exit__(type(exc), exc, exc.__traceback__)
-        raise
-    _finish(span, response, recognised)
-    return response
+    __slots__ = ("_known",)
+    timed_from_first_step = True
+
+    def __init__(self, span: Span, coroutine: NativeCoroutine[Any, Any, Any], known: bool) -> None:
+        super().__init__(span, coroutine)
+        self._known = known
+
+    def _returned(self, span: Span, value: object) -> None:
+        _finish(span, value, self._known)
 
 
 def adapter(callee: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
@@ -289,7 +287,7 @@ def _call(
         raise
     if type(result) is CoroutineType:
         span.deactivate()
-        return _awaited(span, result, known)
+        return _AwaitedRequest(span, result, known)
     _finish(span, result, known)
     return result
 

@@ -11,7 +11,8 @@ Loggers: ``codetrace.runtime``, or a child of it for a *channel* (``codetrace.ru
 ``codetrace.runtime.batch``), so an application can silence the exporter alone.
 
 :mod:`logging` is imported only when something goes wrong, so a healthy process never pays for
-it at start-up. :mod:`warnings` is never used: applications and test suites (pytest ``-W
+it at start-up, or when a component that logs from a background thread starts
+(:func:`load_logging`). :mod:`warnings` is never used: applications and test suites (pytest ``-W
 error``) turn warnings into exceptions, which would break the promise above.
 """
 
@@ -32,6 +33,17 @@ def _log(
         logging.getLogger(name).log(level, message, *args, exc_info=exc)
     except Exception:  # pragma: no cover - logging itself is broken; nothing left to tell
         pass
+
+
+def load_logging() -> None:
+    """Import :mod:`logging` now, on the calling thread, for a background thread that logs later.
+
+    A thread importing a module holds that module's import lock meanwhile. If another thread
+    forks at that instant, the lock stays held in the child, and the child's next ``import
+    logging`` (the application's or ours) never returns. So a background thread must find
+    :mod:`logging` already imported: the batch processor calls this before its thread starts.
+    """
+    import logging  # noqa: F401
 
 
 def warn_once(

@@ -6,9 +6,20 @@
 session goes through (``get``/``post``/``request`` prepare a request and call
 ``self.send``). Each ``send`` makes the CLIENT span the call-site adapter ``requests.send``
 makes for ``Session.send(prepared)`` (``_requests.traced_send``): same name, attributes and
-trace headers (on a copy of the prepared request). Redirects call ``send`` again, inside the
-first span: one span per hop, as OpenTelemetry's requests instrumentation (which wraps
-``Session.send``) does. A project subclass's own ``send`` runs inside the span.
+trace headers. Redirects call ``send`` again, inside the first span: one span per hop, as
+OpenTelemetry's requests instrumentation (which wraps ``Session.send``) does. A project
+subclass's own ``send`` runs inside the span.
+
+Where the trace headers go: a request the caller holds (``session.send(prepared)``) is never
+changed, the headers go on a copy. The request ``Session.request`` (so ``get``, ``post``...)
+builds for itself is nobody else's: it gets the headers in place, which is what brings a
+traced session's request close to an untraced one (the copy was a fifth of what tracing
+added). ``send`` knows which case it is in from the code object of the function that called
+it (``sys._getframe(1).f_code``): requests' own ``Session.request``, and only while
+``prepare_request`` is requests' own (a project's could hand out a request it keeps). When in
+doubt (another caller, a patched method, no ``sys._getframe``) it copies. Redirect hops copy
+too: each hop's request is copied by requests from the one before, whose ``traceparent`` must
+stay the first span's for the next hop to recognise it as inherited.
 
 Any other callee (``requests.session``, a factory function, a mock of ``Session``, a class that
 is not a ``Session``) is called unchanged and its result returned: ``requests`` is never
@@ -31,9 +42,36 @@ if TYPE_CHECKING:
 KIND = "requests.session"
 
 
+def _plain_function(owner: object, name: str) -> Any:
+    """``owner.name`` if that is a plain Python function, else ``None`` (a mock or a patched
+    method is never taken for requests' own, and ``None`` matches no caller)."""
+    function = getattr(owner, name, None)
+    return function if type(function) is type(_plain_function) else None
+
+
+_getframe: Callable[[int], Any] | None = getattr(sys, "_getframe", None)
+
+
 def _namespace(cls: type, subclass: Callable[[], Any]) -> dict[str, Any]:
+    sessions = sys.modules.get("requests.sessions")
+    base = getattr(sessions, "Session", None)
+    request_code = getattr(_plain_function(base, "request"), "__code__", None)
+    prepare_request = _plain_function(base, "prepare_request")
+    traced: list[Any] = []
+    getframe = _getframe
+
     def send(self: Any, *args: Any, **kwargs: Any) -> Any:
-        return traced_send(super(subclass(), self).send, args, kwargs)
+        if not traced:
+            traced.append(subclass())
+        # The request is the session's own when requests built it for this call (see the
+        # module docstring); anything else is the caller's, copied before it is changed.
+        own = (
+            getframe is not None
+            and getframe(1).f_code is request_code
+            and request_code is not None
+            and type(self).prepare_request is prepare_request
+        )
+        return traced_send(super(traced[0], self).send, args, kwargs, own)
 
     send.__qualname__ = f"{cls.__qualname__}.send"
     send.__doc__ = getattr(getattr(cls, "send", None), "__doc__", None)

@@ -11,9 +11,8 @@ empty context, so spans it starts are new roots. :func:`traced_context` captures
 context and runs the function in a copy of it, in whatever thread calls it.
 
 Coroutines: a traced callee may return a coroutine (an ``async def`` function, an
-``AsyncClient`` method). :data:`CoroutineType` recognises one without importing :mod:`types`'
-users (:mod:`asyncio`, :mod:`inspect`); :func:`finish_when_awaited` ends a span when its
-coroutine finishes.
+``AsyncClient`` method); ``_awaitable.TracedCoroutine`` makes its span current with
+:func:`make_current` for each step it runs.
 """
 
 from __future__ import annotations
@@ -22,30 +21,20 @@ from contextvars import copy_context
 
 from ._context import Context, remote_span
 from ._log import warn_once
-from ._span import Span, current, is_failure, reset_current
+from ._span import Span, current, reset_current
 from ._state import settings
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine
+    from collections.abc import Callable
     from contextvars import Token
     from types import TracebackType
-    from typing import Any, ParamSpec, TypeVar
+    from typing import ParamSpec, TypeVar
 
     from ._bridge import Bridge
 
     P = ParamSpec("P")
     R = TypeVar("R")
-
-
-async def _probe() -> None:  # pragma: no cover - only used to learn the coroutine type
-    return None
-
-
-_probe_coroutine = _probe()
-CoroutineType = type(_probe_coroutine)
-_probe_coroutine.close()
-del _probe_coroutine
 
 
 class _BridgedToken:
@@ -150,19 +139,3 @@ def traced_context(fn: Callable[P, R]) -> Callable[P, R]:
     except Exception:  # pragma: no cover - exotic callables
         pass
     return run_in_captured_context
-
-
-async def finish_when_awaited(span: Span, coroutine: Coroutine[Any, Any, R]) -> R:
-    """Await ``coroutine`` with ``span`` current, then end the span (recording any failure)."""
-    token = make_current(span)
-    try:
-        result = await coroutine
-    except BaseException as exc:
-        if is_failure(exc):
-            span.fail(exc)
-        span.end()
-        raise
-    finally:
-        restore_current(token)
-    span.end()
-    return result

@@ -22,6 +22,15 @@ one ``atexit`` hook, registered at import, flushes and shuts down the pipeline's
 runs ``_state.exit_tasks`` (the batch module's: every live batch processor), all within the
 exit bound (``CODETRACE_EXIT_TIMEOUT``).
 
+And fork: a fork waits (at most ``_fork.FORK_WAIT_S``) for a pipeline being built on another
+thread, because building imports modules (an exporter's network stack, the bridge's
+OpenTelemetry API) and a module another thread is importing at the fork stays locked in the
+child, whose own import of it would never return; so the child starts from the parent's
+finished pipeline (each part makes itself fresh in the child), or from none. A
+``multiprocessing`` child ends with ``os._exit``, which skips ``atexit``: it gets the same exit
+flush through a ``multiprocessing`` finalizer, plus a flush of the OpenTelemetry provider when
+bridged (the SDK flushes at ``atexit`` only).
+
 The seam for other exporters: ``register_exporter(name, factory, processor="simple"|"batch")``.
 The built-in ``otlp`` name imports ``codetrace.runtime._otlp`` the first time the variable asks
 for it. With ``processor="batch"`` the exporter is wrapped in a ``BatchSpanProcessor``.
@@ -30,12 +39,13 @@ for it. With ``processor="batch"`` the exporter is wrapped in a ``BatchSpanProce
 from __future__ import annotations
 
 import atexit
-import os
+import sys
 from _thread import RLock
 
 from . import _log, _resource
 from ._env import env_choice, env_value, split_names
 from ._exporters import ConsoleSpanExporter, JsonLinesSpanExporter
+from ._fork import register as register_for_fork
 from ._log import warn_once
 from ._processors import SimpleSpanProcessor
 from ._sampling import make_sampler
@@ -392,11 +402,54 @@ def _at_exit() -> None:
 atexit.register(_at_exit)
 
 
-def _after_fork_in_child() -> None:
-    global _lock, _building
-    _lock = RLock()
-    _building = False
+def _at_process_end() -> None:
+    """The end of a ``multiprocessing`` child, which leaves by ``os._exit`` (no ``atexit``).
+
+    What ``_at_exit`` does, and a flush of the OpenTelemetry provider when bridged, since the
+    SDK flushes at ``atexit`` only.
+    """
+    from time import monotonic
+
+    _at_exit()
+    pipeline = settings.pipeline
+    if pipeline is not None and pipeline.bridge is not None:
+        try:
+            pipeline.bridge.force_flush(max(0.0, exit_deadline() - monotonic()))
+        except Exception as exc:
+            warn_once("exit-bridge", "codetrace: flushing OpenTelemetry at exit failed", exc=exc)
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+class _Fork:
+    """This module's part in every fork (see ``_fork`` and the module docstring).
+
+    Also the object ``multiprocessing.util.register_after_fork`` wants to hold weakly.
+    """
+
+    def _before_fork(self, deadline: float) -> bool:
+        """Let a pipeline being built on another thread finish first (see the docstring)."""
+        from time import monotonic
+
+        return bool(_lock.acquire(timeout=max(0.0, deadline - monotonic())))
+
+    def _after_fork_in_parent(self) -> None:
+        _lock.release()
+
+    def _after_fork_in_child(self) -> None:
+        global _lock, _building
+        _lock = RLock()
+        _building = False
+        mp_util = sys.modules.get("multiprocessing.util")
+        if mp_util is not None:
+            # multiprocessing's bootstrap clears inherited finalizers, then runs its after-fork
+            # callbacks: a finalizer registered through them survives, and runs at the end.
+            mp_util.register_after_fork(self, _Fork._register_process_end)
+
+    @staticmethod
+    def _register_process_end(_owner: object) -> None:
+        mp_util = sys.modules.get("multiprocessing.util")
+        if mp_util is not None:
+            mp_util.Finalize(None, _at_process_end, exitpriority=0)
+
+
+_fork_part = _Fork()
+register_for_fork(_fork_part)

@@ -243,15 +243,19 @@ class Span:
         """Add an ``exception`` event (type, message, stack trace); the status is left alone."""
         if not self._recording:
             return
+        from ._redact import scrub_text  # credentials in the text stay in the process
+
         event: dict[str, object] = {
             "exception.type": qualified_name(type(exception)),
-            "exception.message": safe_str(exception),
+            "exception.message": scrub_text(safe_str(exception)),
         }
         try:
             import traceback
 
-            event["exception.stacktrace"] = "".join(
-                traceback.format_exception(type(exception), exception, exception.__traceback__)
+            event["exception.stacktrace"] = scrub_text(
+                "".join(
+                    traceback.format_exception(type(exception), exception, exception.__traceback__)
+                )
             )
         except Exception:  # pragma: no cover - a traceback that cannot be formatted
             pass
@@ -282,7 +286,10 @@ class Span:
         self.record_exception(exception)
         if "error.type" not in self.attributes:
             self.set_attribute("error.type", qualified_name(type(exception)))
-        self.set_status(StatusCode.ERROR, f"{type(exception).__name__}: {safe_str(exception)}")
+        from ._redact import scrub_text
+
+        message = scrub_text(safe_str(exception))
+        self.set_status(StatusCode.ERROR, f"{type(exception).__name__}: {message}")
 
     def end(self, end_ns: int | None = None) -> None:
         """End the span and hand it to the processors. Ending twice does nothing."""

@@ -15,22 +15,27 @@ Parsing follows the specification's processing rules exactly, and never raises:
   is not even read.
 
 ``tracestate`` = up to 32 comma-separated ``key=value`` list-members, with optional whitespace
-around members and empty members allowed (several headers are joined with ``,`` first). Keys are
-``simple-key`` (lowercase letter, then up to 255 of ``a-z 0-9 _ - * /``) or
-``tenant-id@system-id`` (tenant: a letter or digit then up to 240 key characters; system: a
-letter then up to 13). Values are 1 to 256 printable ASCII characters other than ``,`` and
-``=``, not ending in a space. A duplicate key, a malformed member or more than 32 members make
-the whole ``tracestate`` invalid: it is discarded, and the ``traceparent`` is still used. (Level
-2's editor's draft relaxes the key grammar; this keeps the stricter multi-tenant grammar the W3C
-test suite checks, which rejects ``foo@``, ``@foo`` and ``a@b@c``.)
+(spaces and tabs) around members and empty members allowed (several headers are joined with ``,``
+first). The grammar is the one of the specification text the W3C test suite checks (w3c/
+trace-context acab820, ``tests/w3c_harness``): a key is 1 to 256 characters, a lowercase letter
+or a digit, then ``a-z 0-9 _ - * / @`` (Level 1's ``tenant@system`` form, with its 241/14 split,
+is one case of it; ``foo@``, ``foo@@bar`` and ``a@b@c`` are keys too, ``@foo`` is not). Values
+are 1 to 256 printable ASCII characters other than ``,`` and ``=``, not ending in a space
+(leading spaces belong to the value, trailing ones are whitespace). A duplicate key keeps its
+first, left-most member and drops the later ones ("vendors MAY discard duplicate keys"; sending
+a key twice would break the "same key present multiple times" rule downstream). A malformed
+member or more than 32 members (duplicates count: they were on the wire) make the whole
+``tracestate`` invalid: it is discarded, and the ``traceparent`` is still used.
 """
 
 from __future__ import annotations
 
 _HEX = frozenset("0123456789abcdef")
 _LCALPHA = frozenset("abcdefghijklmnopqrstuvwxyz")
-_LCALPHA_DIGIT = _LCALPHA | frozenset("0123456789")
-_KEY_CHARS = _LCALPHA_DIGIT | frozenset("_-*/")
+_KEY_FIRST = _LCALPHA | frozenset("0123456789")
+_KEY_CHARS = _KEY_FIRST | frozenset("_-*/@")
+MAX_KEY_LENGTH = 256
+MAX_VALUE_LENGTH = 256
 _VALUE_CHARS = frozenset(chr(code) for code in range(0x20, 0x7F)) - {",", "="}
 
 TRACEPARENT_LENGTH = 55
@@ -72,41 +77,36 @@ def format_traceparent(trace_id: int, span_id: int, flags: int) -> str:
 
 
 def is_valid_key(key: str) -> bool:
-    """Whether ``key`` is a ``tracestate`` key (simple or ``tenant@system``)."""
-    at = key.find("@")
-    if at < 0:
-        return 0 < len(key) <= 256 and key[0] in _LCALPHA and _KEY_CHARS.issuperset(key)
-    tenant, system = key[:at], key[at + 1 :]
-    return (
-        0 < len(tenant) <= 241
-        and tenant[0] in _LCALPHA_DIGIT
-        and _KEY_CHARS.issuperset(tenant)
-        and 0 < len(system) <= 14
-        and system[0] in _LCALPHA
-        and _KEY_CHARS.issuperset(system)
-    )
+    """Whether ``key`` is a ``tracestate`` key: ``( lcalpha / DIGIT ) 0*255 ( keychar )``."""
+    return 0 < len(key) <= MAX_KEY_LENGTH and key[0] in _KEY_FIRST and _KEY_CHARS.issuperset(key)
 
 
 def is_valid_value(value: str) -> bool:
     """Whether ``value`` is a ``tracestate`` value."""
-    return 0 < len(value) <= 256 and value[-1] != " " and _VALUE_CHARS.issuperset(value)
+    return (
+        0 < len(value) <= MAX_VALUE_LENGTH and value[-1] != " " and _VALUE_CHARS.issuperset(value)
+    )
 
 
 def parse_tracestate(header: str) -> str | None:
-    """Normalised ``tracestate`` (members joined by ``,``); ``""`` if empty, ``None`` if invalid."""
+    """Normalised ``tracestate`` (members joined by ``,``, each key once); ``""`` if empty,
+    ``None`` if invalid."""
     if len(header) > MAX_TRACESTATE_LENGTH:  # no valid one is this long: bounded work
         return None
     members: list[str] = []
     keys: set[str] = set()
+    count = 0
     for raw in header.split(","):
         member = raw.strip(" \t")
         if not member:
             continue
+        count += 1
+        if count > MAX_TRACESTATE_MEMBERS:
+            return None
         key, sep, value = member.partition("=")
-        if not sep or key in keys or not is_valid_key(key) or not is_valid_value(value):
+        if not sep or not is_valid_key(key) or not is_valid_value(value):
             return None
-        keys.add(key)
-        members.append(member)
-        if len(members) > MAX_TRACESTATE_MEMBERS:
-            return None
+        if key not in keys:
+            keys.add(key)
+            members.append(member)
     return ",".join(members)

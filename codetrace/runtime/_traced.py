@@ -16,14 +16,15 @@ that fails lets the call run untraced.
 ``adapter(callee, /, *args, **kwargs)``. The built-in names map to private modules imported on
 first use (``_catalogue.ADAPTERS``: ``requests.send`` -> ``_requests``); ``register_adapter``
 adds more or overrides them; any other name gets a generic INTERNAL span named by the string.
-The generic span also covers coroutine functions: when the callee returns a coroutine, the span
-ends when that coroutine finishes (the caller gets a wrapping coroutine to await instead).
+The generic span also covers coroutine functions: when the callee returns a coroutine, the caller
+gets a :class:`~._awaitable.TracedCoroutine` around it, and the span ends when that coroutine
+ends, however it is consumed (awaited, made a task, cancelled, closed, dropped).
 """
 
 from __future__ import annotations
 
+from ._awaitable import CoroutineType, TracedCoroutine
 from ._log import warn_once
-from ._scope import CoroutineType, finish_when_awaited
 from ._state import settings
 from ._tracer import span as start_span
 from ._values import SpanKind
@@ -95,7 +96,7 @@ class GenericAdapter:
             raise
         if type(result) is CoroutineType:
             span.deactivate()
-            return finish_when_awaited(span, result)
+            return TracedCoroutine(span, result)
         span.__exit__(None, None, None)
         return result
 

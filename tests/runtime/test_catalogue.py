@@ -19,10 +19,14 @@ import codetrace.runtime as rt
 from codetrace.runtime import _catalogue, _traced, hooks
 
 BUILTIN_ADAPTER_NAMES = [
+    "flask_sqlalchemy.extension",
     "httpx.client",
     "httpx.send",
+    "redis.client",
+    "redis.factory",
     "requests.send",
     "requests.session",
+    "sqlalchemy.engine",
     "sqlite3.connect",
     "sqlite3.query",
     "sqlite3.transaction",

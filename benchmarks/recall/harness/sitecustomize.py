@@ -61,6 +61,7 @@ _LIB_PARTS = {
     "httpx": (os.sep + "httpx" + os.sep,),
     "sqlite3": (os.sep + "sqlite3" + os.sep,),
     "flask": (os.sep + "flask" + os.sep, os.sep + "werkzeug" + os.sep),
+    "sqlalchemy": (os.sep + "sqlalchemy" + os.sep, os.sep + "flask_sqlalchemy" + os.sep),
 }
 _lock = threading.Lock()
 _files: dict[int, object] = {}
@@ -163,6 +164,7 @@ def _setup_otel() -> None:
         ("opentelemetry.instrumentation.httpx", "HTTPXClientInstrumentor"),
         ("opentelemetry.instrumentation.sqlite3", "SQLite3Instrumentor"),
         ("opentelemetry.instrumentation.flask", "FlaskInstrumentor"),
+        ("opentelemetry.instrumentation.sqlalchemy", "SQLAlchemyInstrumentor"),
     ]
     for module_name, class_name in instrumentors:
         try:
@@ -179,6 +181,7 @@ _ADAPTER_FILES = {
     "_httpx.py": "httpx",
     "_dbapi.py": "sqlite3",
     "_flask.py": "flask",
+    "_sqlalchemy.py": "sqlalchemy",
 }
 
 

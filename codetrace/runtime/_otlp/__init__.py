@@ -2,8 +2,10 @@
 
 Importing this package is nearly free: the exporter module and the encoders are loaded on
 first use (module ``__getattr__``), because ``import codetrace.runtime`` must stay within a few
-milliseconds and ``urllib.request`` alone costs more than that. The exporter itself defers its
-network imports to its first export, which runs on the batch processor's thread.
+milliseconds and ``urllib.request`` alone costs more than that. The exporter module imports its
+network stack when it is loaded, on the thread that creates the exporter, and never while
+exporting on the batch processor's thread (see ``_http``: an import in progress on that thread
+at a fork deadlocks the child).
 
 The runtime's ``otlp`` exporter name (``_setup``) calls :func:`create_otlp_exporter_from_env`
 the first time ``OTEL_TRACES_EXPORTER`` asks for ``otlp``, with the batch processor in front:

@@ -10,25 +10,43 @@ are retried with exponential backoff and jitter, honouring ``Retry-After``; ever
 is final (a 400 will not get better by resending the same bytes). All attempts and the waits
 between them fit in one overall ``timeout_s``, so a flush at exit has a known upper bound.
 
-``urllib.request``, ``gzip`` and the encoders are imported on first export, on the worker
-thread: they cost tens of milliseconds that ``import codetrace.runtime`` must not pay.
+Everything an export needs is imported with this module, on the thread that creates the
+exporter, never during an export on the batch processor's thread: a module that thread is
+importing at the instant another thread forks stays locked in the child, whose next import of
+it never returns (pre-fork servers and ``multiprocessing`` fork such processes). That includes
+the ``idna`` codec, which the socket module loads on the first connection to a host name. The
+cost (tens of milliseconds, mostly ``urllib.request``) is paid when the exporter is first
+needed, never by ``import codetrace.runtime``, which does not import this module.
+
+In a forked child the exporter starts over (``_fork``): a fresh retry-wait event and a fresh
+opener. urllib opens one connection per request, so no connection is shared with the parent.
 """
 
 from __future__ import annotations
 
+import codecs
+import contextlib
+import datetime
+import gzip
+import http.client
 import random
 import threading
 import time
+import urllib.error
+import urllib.request
+from email.utils import parsedate_to_datetime
 
 from .._env import env_value, parse_key_values, read_number
+from .._fork import register as register_for_fork
 from .._log import debug as _debug
 from .._log import warn as _warn
 from .._version import __version__
+from ._json import encode_json
+from ._protobuf import encode_protobuf
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import email.message
-    import urllib.request
     from collections.abc import Mapping, Sequence
     from typing import IO, Any
 
@@ -43,6 +61,9 @@ TRACES_PATH = "/v1/traces"
 DEFAULT_TIMEOUT_S = 10.0
 PROTOCOLS = ("http/protobuf", "http/json")
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+
+# The socket module encodes host names with the idna codec, found (imported) on first use.
+codecs.lookup("idna")
 
 _CONTENT_TYPES = {"http/protobuf": "application/x-protobuf", "http/json": "application/json"}
 _RESPONSE_READ_LIMIT = 64 * 1024  # we only drain the response so the connection closes cleanly
@@ -99,7 +120,8 @@ class OTLPSpanExporter:
         self.failed_exports = 0
         self._warned = False
         self._closed = threading.Event()
-        self._opener: urllib.request.OpenerDirector | None = None
+        self._opener = _build_opener()
+        register_for_fork(self)
 
     def __repr__(self) -> str:
         return f"OTLPSpanExporter(endpoint={_redact(self.endpoint)!r}, protocol={self.protocol!r})"
@@ -125,17 +147,29 @@ class OTLPSpanExporter:
         """Stop exporting; a retry wait in progress ends at once. Idempotent."""
         self._closed.set()
 
+    # -- fork (see ``_fork``) ------------------------------------------------------------------
+
+    def _before_fork(self, deadline: float) -> bool:
+        """Nothing to wait for: an export in progress goes on in the parent alone."""
+        return False
+
+    def _after_fork_in_parent(self) -> None:
+        pass
+
+    def _after_fork_in_child(self) -> None:
+        """Own retry-wait event (the parent's may be mid-``wait``) and opener; same closed state."""
+        closed = threading.Event()
+        if self._closed.is_set():
+            closed.set()
+        self._closed = closed
+        self._opener = _build_opener()
+
     # -- internals -----------------------------------------------------------------------------
 
     def _encode(self, spans: Sequence[SpanData]) -> bytes:
-        if self.protocol == "http/json":
-            from ._json import encode_json as encode
-        else:
-            from ._protobuf import encode_protobuf as encode
+        encode = encode_json if self.protocol == "http/json" else encode_protobuf
         body = encode(spans, self.resource, self.scope_name, self.scope_version)
         if self.compression == "gzip":
-            import gzip
-
             body = gzip.compress(body, compresslevel=6, mtime=0)
         return body
 
@@ -149,12 +183,6 @@ class OTLPSpanExporter:
 
     def _send(self, body: bytes) -> str | None:
         """POST ``body`` with retries; ``None`` on success, else why it failed."""
-        import http.client
-        import urllib.error
-        import urllib.request
-
-        if self._opener is None:
-            self._opener = _build_opener()
         deadline = time.monotonic() + self.timeout_s
         headers = self._request_headers()
         attempt = 0
@@ -221,7 +249,6 @@ def _build_opener() -> urllib.request.OpenerDirector:
     possibly credentials, to another host); a collector has no reason to redirect, so a 3xx is
     reported as a failure instead.
     """
-    import urllib.request
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(
@@ -349,15 +376,11 @@ def _retry_after_s(value: str | None) -> float | None:
     value = value.strip()
     if value.isascii() and value.isdigit():
         return float(value)
-    from email.utils import parsedate_to_datetime
-
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
-        import datetime
-
         when = when.replace(tzinfo=datetime.timezone.utc)
     return max(0.0, when.timestamp() - time.time())
 
@@ -372,8 +395,6 @@ def _describe(err: BaseException) -> str:
 
 def _close_quietly(err: Any) -> None:
     """An ``HTTPError`` holds the open response; close it or it leaks (a ResourceWarning)."""
-    import contextlib
-
     with contextlib.suppress(Exception):
         err.read(_RESPONSE_READ_LIMIT)
     with contextlib.suppress(Exception):

@@ -1,0 +1,326 @@
+"""Adapters ``redis.client`` and ``redis.factory``: redis-py clients traced from construction.
+
+``_codetrace.traced(redis.Redis, "redis.client")(host=h)`` (``redis.asyncio.Redis``, or a
+project subclass of either) builds the client as an instance of a traced subclass
+(``_construct``) of the class called. It overrides two public methods of redis-py's clients:
+
+* ``execute_command``, the funnel every command method goes through (``get``, ``set``,
+  ``hgetall``... build the command and call ``self.execute_command``; so do scripts and
+  locks): one CLIENT span per command. On ``redis.asyncio`` it stays a coroutine function; the
+  span is current in the awaiting task and ends when the command does, cancelled included.
+* ``pipeline()``: the pipeline redis-py builds is given the class of a traced subclass of its
+  own (one object, the one just made; nothing global changes) whose ``execute`` makes ONE span
+  for the whole pipeline and whose ``immediate_execute_command`` (commands run while
+  ``WATCH``-ing, before ``MULTI``) one span per command. An ``execute()`` with nothing queued
+  and nothing watched sends nothing and makes no span. ``transaction()`` goes through
+  ``pipeline()``, so it is traced too.
+
+What the spans say is ``_redis_spans``'s business. ``pubsub()``, ``monitor()`` and keyspace
+notifications return redis-py's own objects, untraced (their messages are a stream, not
+operations). ``client()`` builds ``self.__class__``: traced too.
+
+``redis.factory`` wraps the factories that build a client: ``Redis.from_url``/``from_pool``
+(bound classmethods: the traced subclass of ``callee.__self__`` builds it, so a project
+subclass stays itself), the module functions ``redis.from_url``/``redis.asyncio.from_url``
+(which build ``Redis``/``redis.asyncio.Redis``), and ``Sentinel.master_for``/``slave_for``
+(called with ``redis_class=`` the traced subclass of the class it would use).
+
+Anything else (a mock from ``mock.patch("redis.Redis")``, a class that is not a redis-py
+client, a function of another library) is called unchanged. A mocked ``execute_command``
+(``mock.patch.object(redis.Redis, "execute_command")``) is called without a span. ``redis`` is
+never imported, only looked up in :data:`sys.modules`.
+"""
+
+from __future__ import annotations
+
+import sys
+from types import MethodType
+
+from . import _redis_spans as spans
+from ._construct import FUNNEL, MAX_CLASSES, is_class, traced_subclass
+from ._http import is_mock
+from ._log import warn_once
+from ._tracer import span as start_span
+from ._values import SpanKind
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from ._span import Span
+
+CLIENT_KIND = "redis.client"
+PIPELINE_KIND = "redis.pipeline"
+_SYNC = ("redis.client", "redis.utils", "redis.sentinel")
+_ASYNC = ("redis.asyncio.client", "redis.asyncio.utils", "redis.asyncio.sentinel")
+_FACTORIES = frozenset({"from_url", "from_pool"})
+_SENTINEL_FACTORIES = frozenset({"master_for", "slave_for"})
+_pipelines: dict[type, type | None] = {}
+"""Pipeline class -> its traced subclass (None: left alone), so ``pipeline()`` costs a look-up."""
+
+
+# -- spans around the funnels --------------------------------------------------------------------
+
+
+def _start_command(client: object, call: object, args: tuple[Any, ...]) -> Span | None:
+    """The active span for one command, or None to call through (a mock, a failure)."""
+    try:
+        if type(call) is not MethodType and is_mock(call):
+            return None
+        name = spans.command_name(args)
+        span = start_span(name or spans.SYSTEM, kind=SpanKind.CLIENT)
+        span.activate()
+    except Exception as exc:
+        warn_once("redis", "codetrace: redis command left untraced", exc=exc)
+        return None
+    if span.is_recording():
+        try:
+            spans.describe_command(span, client, args, name)
+        except Exception as exc:
+            warn_once("redis-describe", "codetrace: odd redis command", exc=exc)
+    return span
+
+
+def _start_pipeline(pipeline: Any, call: object) -> Span | None:
+    """The active span for ``pipeline.execute()``, or None when it sends nothing."""
+    try:
+        if type(call) is not MethodType and is_mock(call):
+            return None
+        if not pipeline.command_stack and not pipeline.watching:
+            return None
+        # the sync pipeline keeps ``transaction``, the asyncio one ``is_transaction`` (where
+        # ``transaction`` is the client's method)
+        transaction = getattr(pipeline, "is_transaction", None)
+        if type(transaction) is not bool:
+            transaction = pipeline.__dict__.get("transaction") is True
+        prefix = "MULTI" if transaction or pipeline.explicit_transaction else "PIPELINE"
+        span = start_span(prefix, kind=SpanKind.CLIENT)
+        span.activate()
+    except Exception as exc:
+        warn_once("redis-pipeline", "codetrace: redis pipeline left untraced", exc=exc)
+        return None
+    if span.is_recording():
+        try:
+            spans.describe_pipeline(span, pipeline, prefix)
+        except Exception as exc:
+            warn_once("redis-describe-pipeline", "codetrace: odd redis pipeline", exc=exc)
+    return span
+
+
+def _end(span: Span, exc: BaseException | None) -> None:
+    if exc is not None and span.is_recording():
+        try:
+            if spans.fails(exc):
+                spans.record_failure(span, exc)
+        except Exception as error:  # never mask the application's exception
+            warn_once("redis-error", "codetrace: odd redis exception", exc=error)
+    span.__exit__(None, None, None)
+
+
+def _call(span: Span | None, call: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+    if span is None:
+        return call(*args, **kwargs)
+    try:
+        result = call(*args, **kwargs)
+    except BaseException as exc:
+        _end(span, exc)
+        raise
+    _end(span, None)
+    return result
+
+
+async def _await(span: Span | None, call: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+    if span is None:
+        return await call(*args, **kwargs)
+    try:
+        result = await call(*args, **kwargs)
+    except BaseException as exc:
+        _end(span, exc)
+        raise
+    _end(span, None)
+    return result
+
+
+# -- the traced classes --------------------------------------------------------------------------
+
+
+def _named(function: Any, cls: type, name: str) -> Any:
+    function.__name__ = name
+    function.__qualname__ = f"{cls.__qualname__}.{name}"
+    function.__doc__ = getattr(getattr(cls, name, None), "__doc__", None)
+    return function
+
+
+def _sync_client(cls: type, subclass: Callable[[], Any]) -> dict[str, Any]:
+    def execute_command(self: Any, *args: Any, **options: Any) -> Any:
+        # ``_call`` written out: this runs on every command, and its frame is a measurable
+        # share of the time a span adds (benchmarks/runtime_redis.py)
+        call = super(subclass(), self).execute_command
+        span = _start_command(self, call, args)
+        if span is None:
+            return call(*args, **options)
+        try:
+            result = call(*args, **options)
+        except BaseException as exc:
+            _end(span, exc)
+            raise
+        span.__exit__(None, None, None)
+        return result
+
+    def pipeline(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return traced_pipeline(super(subclass(), self).pipeline(*args, **kwargs))
+
+    return {
+        "execute_command": _named(execute_command, cls, "execute_command"),
+        "pipeline": _named(pipeline, cls, "pipeline"),
+    }
+
+
+def _async_client(cls: type, subclass: Callable[[], Any]) -> dict[str, Any]:
+    async def execute_command(self: Any, *args: Any, **options: Any) -> Any:
+        call = super(subclass(), self).execute_command
+        return await _await(_start_command(self, call, args), call, args, options)
+
+    def pipeline(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return traced_pipeline(super(subclass(), self).pipeline(*args, **kwargs))
+
+    return {
+        "execute_command": _named(execute_command, cls, "execute_command"),
+        "pipeline": _named(pipeline, cls, "pipeline"),
+    }
+
+
+def _sync_pipeline(cls: type, subclass: Callable[[], Any]) -> dict[str, Any]:
+    def execute(self: Any, *args: Any, **kwargs: Any) -> Any:
+        call = super(subclass(), self).execute
+        return _call(_start_pipeline(self, call), call, args, kwargs)
+
+    def immediate_execute_command(self: Any, *args: Any, **options: Any) -> Any:
+        call = super(subclass(), self).immediate_execute_command
+        return _call(_start_command(self, call, args), call, args, options)
+
+    return {
+        "execute": _named(execute, cls, "execute"),
+        "immediate_execute_command": _named(
+            immediate_execute_command, cls, "immediate_execute_command"
+        ),
+    }
+
+
+def _async_pipeline(cls: type, subclass: Callable[[], Any]) -> dict[str, Any]:
+    async def execute(self: Any, *args: Any, **kwargs: Any) -> Any:
+        call = super(subclass(), self).execute
+        return await _await(_start_pipeline(self, call), call, args, kwargs)
+
+    async def immediate_execute_command(self: Any, *args: Any, **options: Any) -> Any:
+        call = super(subclass(), self).immediate_execute_command
+        return await _await(_start_command(self, call, args), call, args, options)
+
+    return {
+        "execute": _named(execute, cls, "execute"),
+        "immediate_execute_command": _named(
+            immediate_execute_command, cls, "immediate_execute_command"
+        ),
+    }
+
+
+def _base(module: str, name: str) -> type | None:
+    """``module.name`` if that module is loaded and the name is a class (not a mock)."""
+    found = getattr(sys.modules.get(module), name, None)
+    return found if is_class(found) else None
+
+
+def client_class(callee: object) -> type | None:
+    """The traced subclass to build instead of ``callee``, or ``None`` to call it unchanged.
+
+    A pipeline class is checked first: redis-py's ``Pipeline`` derives from ``Redis``.
+    """
+    if not is_class(callee):
+        return None
+    cls: type = callee  # type: ignore[assignment]
+    for client_module, client, pipeline in (
+        (_SYNC[0], _sync_client, _sync_pipeline),
+        (_ASYNC[0], _async_client, _async_pipeline),
+    ):
+        base = _base(client_module, "Pipeline")
+        if base is not None and issubclass(cls, base):
+            return traced_subclass(cls, PIPELINE_KIND, pipeline)
+        base = _base(client_module, "Redis")
+        if base is not None and issubclass(cls, base):
+            return traced_subclass(cls, CLIENT_KIND, client)
+    return None
+
+
+def traced_pipeline(pipeline: Any) -> Any:
+    """``pipeline``, its class made the traced subclass of its own class (when redis-py's)."""
+    try:
+        cls = type(pipeline)
+        traced = _pipelines.get(cls, cls)
+        if traced is cls and getattr(cls, FUNNEL, None) is None:
+            traced = client_class(cls)
+            if traced is None or getattr(traced, FUNNEL, None) != PIPELINE_KIND:
+                traced = None
+            if len(_pipelines) >= MAX_CLASSES:
+                _pipelines.clear()
+            _pipelines[cls] = traced
+        if traced is not None and traced is not cls:
+            pipeline.__class__ = traced
+    except Exception as exc:
+        warn_once("redis-pipeline-class", "codetrace: redis pipeline left untraced", exc=exc)
+    return pipeline
+
+
+# -- the adapter ---------------------------------------------------------------------------------
+
+
+def _factory(
+    callee: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]] | None:
+    """What to call instead of the factory ``callee``, with which arguments (None: unchanged)."""
+    if is_mock(callee):
+        return None
+    name = getattr(callee, "__name__", None)
+    owner = getattr(callee, "__self__", None)
+    if name in _FACTORIES:
+        if owner is not None and is_class(owner):  # Redis.from_url, a bound classmethod
+            traced = client_class(owner)
+            return None if traced is None else (getattr(traced, name), args, kwargs)
+        for utils, client_module in ((_SYNC[1], _SYNC[0]), (_ASYNC[1], _ASYNC[0])):
+            module = sys.modules.get(utils)
+            if module is not None and callee is getattr(module, name, None):
+                traced = client_class(_base(client_module, "Redis"))
+                return None if traced is None else (getattr(traced, name), args, kwargs)
+        return None
+    if name in _SENTINEL_FACTORIES and owner is not None:
+        for sentinel_module, client_module in ((_SYNC[2], _SYNC[0]), (_ASYNC[2], _ASYNC[0])):
+            sentinel = _base(sentinel_module, "Sentinel")
+            if sentinel is None or not isinstance(owner, sentinel):
+                continue
+            if len(args) > 1:
+                traced = client_class(args[1])
+                if traced is None:
+                    return None
+                return callee, (args[0], traced, *args[2:]), kwargs
+            traced = client_class(kwargs.get("redis_class", _base(client_module, "Redis")))
+            return None if traced is None else (callee, args, {**kwargs, "redis_class": traced})
+    return None
+
+
+def adapter(callee: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """``callee(*args, **kwargs)``, giving back a traced client when ``callee`` builds one."""
+    plan: tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]] | None = None
+    try:
+        if is_class(callee):
+            cls = client_class(callee)
+            if cls is not None:
+                plan = (cls, args, kwargs)
+        else:
+            plan = _factory(callee, args, kwargs)
+    except Exception as exc:
+        warn_once("redis-client", "codetrace: redis client left untraced", exc=exc)
+        plan = None
+    if plan is None:
+        return callee(*args, **kwargs)
+    build, arguments, keywords = plan
+    return build(*arguments, **keywords)
