@@ -30,11 +30,16 @@ OpenTelemetry's connection proxy does not trace the ``connection.execute`` short
 traced connection does, at the same cost), on: a plain connection;
 ``traced(sqlite3.connect, "sqlite3.connect")(":memory:")``; OpenTelemetry's
 ``SQLite3Instrumentor`` (``opentelemetry-instrumentation-sqlite3``; its connection is opened
-while instrumented), same setup. Rounds are interleaved, and short (30 calls, about 15 ms
-per variant; OpenTelemetry is instrumented and uninstrumented around each, outside the
-timing), so that a machine whose load changes from one second to the next disturbs every
-variant alike; medians of per-call wall times, and the added time over plain of the same
-kind. Rows whose package is missing are skipped.
+while instrumented), same setup. Rows whose package is missing are skipped.
+
+Rounds are interleaved, and short (30 calls, about 15 ms per variant; OpenTelemetry is
+instrumented and uninstrumented around each, outside the timing), so that a machine whose load
+changes from one second to the next disturbs every variant alike. Every call is timed, wall
+clock and this thread's CPU time. The table shows the median of a variant's per-call wall
+times; *added* is the median over rounds of (the variant's median in the round - plain's in
+the same round), paired so that what slows a whole round cancels out; *added cpu* is the same
+for the client thread's CPU time, which a busy machine disturbs less, but which does not see
+the server's work (parsing one more header).
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ import statistics
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from time import perf_counter_ns
+from time import perf_counter_ns, thread_time_ns
 from typing import Any
 
 import requests
@@ -133,14 +138,8 @@ def http_variants() -> list[Variant]:
     return variants
 
 
-def sql_batch(execute: Callable[..., Any], calls: int) -> list[int]:
-    times: list[int] = []
-    append = times.append
-    for _ in range(calls):
-        start = perf_counter_ns()
-        execute("SELECT ?", (1,))
-        append(perf_counter_ns() - start)
-    return times
+def sql_batch(execute: Callable[..., Any], calls: int) -> Times:
+    return timed(lambda _url: execute("SELECT ?", (1,)), "", calls)
 
 
 def sql_variants() -> list[tuple[str, Callable[[], None], Callable[..., Any], Callable[[], None]]]:
@@ -172,17 +171,58 @@ def sql_variants() -> list[tuple[str, Callable[[], None], Callable[..., Any], Ca
     return variants
 
 
-def table(title: str, walls: dict[str, list[int]]) -> None:
-    median = {label: statistics.median(times) / 1e3 for label, times in walls.items()}
-    base = median["plain"]
-    added = {label: value - base for label, value in median.items()}
+Times = tuple[list[int], list[int]]
+"""Per-call wall-clock and thread CPU times (ns) of one batch."""
+
+
+def timed(call: Callable[[str], Any], url: str, calls: int) -> Times:
+    """Each call's wall-clock time and this thread's CPU time, in ns."""
+    walls: list[int] = []
+    cpus: list[int] = []
+    for _ in range(calls):
+        cpu = thread_time_ns()
+        start = perf_counter_ns()
+        call(url)
+        end = perf_counter_ns()
+        cpus.append(thread_time_ns() - cpu)
+        walls.append(end - start)
+    return walls, cpus
+
+
+class Results:
+    """Per-call times of every variant, and each round's median, for paired differences."""
+
+    def __init__(self, labels: Sequence[str]) -> None:
+        self.calls: dict[str, list[int]] = {label: [] for label in labels}
+        self.rounds: dict[str, list[float]] = {label: [] for label in labels}
+        self.cpu_rounds: dict[str, list[float]] = {label: [] for label in labels}
+
+    def add(self, label: str, times: Times) -> None:
+        walls, cpus = times
+        self.calls[label].extend(walls)
+        self.rounds[label].append(statistics.median(walls))
+        self.cpu_rounds[label].append(statistics.median(cpus))
+
+    def added(self, label: str, rounds: dict[str, list[float]]) -> float:
+        """Median over rounds of (this variant's median - plain's median in the same round)."""
+        pairs = zip(rounds[label], rounds["plain"], strict=True)
+        return statistics.median(mine - plain for mine, plain in pairs) / 1e3
+
+
+def table(title: str, results: Results) -> None:
+    median = {label: statistics.median(times) / 1e3 for label, times in results.calls.items()}
+    added = {label: results.added(label, results.rounds) for label in median}
+    cpu = {label: results.added(label, results.cpu_rounds) for label in median}
     ours = added["codetrace construction"]
     print(title)
-    print(f"| {'':36} | median µs | added µs | x codetrace construction |")
-    print(f"|{'-' * 38}|-----------|----------|--------------------------|")
+    print(f"| {'':36} | median µs | added µs | added cpu µs | x codetrace construction |")
+    print(f"|{'-' * 38}|-----------|----------|--------------|--------------------------|")
     for label, value in median.items():
         ratio = "-" if label == "plain" or not ours else f"{added[label] / ours:.2f}"
-        print(f"| {label:36} | {value:9.2f} | {added[label]:8.2f} | {ratio:>24} |")
+        print(
+            f"| {label:36} | {value:9.2f} | {added[label]:8.2f} | {cpu[label]:12.2f} "
+            f"| {ratio:>24} |"
+        )
     print()
 
 
@@ -194,9 +234,9 @@ def run(rounds: int, calls: int, queries: int) -> None:
             setup()
             batch(call, url, 200)
             teardown()
-        walls: dict[str, list[int]] = {label: [] for label, *_ in variants}
+        http = Results([label for label, *_ in variants])
         sql = sql_variants()
-        sql_walls: dict[str, list[int]] = {label: [] for label, *_ in sql}
+        sql_results = Results([label for label, *_ in sql])
         for _label, setup, execute, teardown in sql:
             setup()
             sql_batch(execute, 500)
@@ -204,22 +244,22 @@ def run(rounds: int, calls: int, queries: int) -> None:
         for _ in range(rounds):
             for label, setup, call, teardown in variants:
                 setup()
-                times, _cpu = batch(call, url, calls)
+                times = timed(call, url, calls)
                 teardown()
-                walls[label].extend(times)
+                http.add(label, times)
             for label, setup, execute, teardown in sql:
                 setup()
-                sql_walls[label].extend(sql_batch(execute, queries))
+                sql_results.add(label, sql_batch(execute, queries))
                 teardown()
         rt.reset()
     finally:
         server.kill()
         server.wait()
     print(f"span processor: {PROCESSOR}, on both sides\n")
-    table(f"requests Session.get, keep-alive loopback: {rounds} rounds x {calls} calls", walls)
+    table(f"requests Session.get, keep-alive loopback: {rounds} rounds x {calls} calls", http)
     table(
         f'sqlite3 cursor.execute("SELECT ?", (1,)), in memory: {rounds} rounds x {queries}',
-        sql_walls,
+        sql_results,
     )
 
 

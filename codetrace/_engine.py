@@ -8,6 +8,7 @@ written. Neither :func:`instrument` nor :func:`strip` ever raises.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 
 import libcst as cst
@@ -21,6 +22,7 @@ from codetrace._instrument import apply_plan
 from codetrace._marker import MARKER
 from codetrace._match import match
 from codetrace._model import Matches, Project, SingleModule, Site, Unresolved
+from codetrace._prefilter import Prefilter, import_pattern
 from codetrace._result import (
     Failure,
     FileResult,
@@ -103,6 +105,11 @@ def _transform(
     return (None if changed is module else changed), found, outcomes
 
 
+@functools.lru_cache(maxsize=16)
+def _direct_prefilter(modules: frozenset[str]) -> Prefilter:
+    return Prefilter(modules, import_pattern(modules))
+
+
 def instrument(source: bytes, file: FileContext, *, self_check: bool = True) -> FileResult:
     """Instrument one file's bytes. Never raises; failures come back as error results.
 
@@ -115,9 +122,11 @@ def instrument(source: bytes, file: FileContext, *, self_check: bool = True) -> 
     try:
         ruleset = file.ruleset.outside(file.module_name)
         if ruleset is not file.ruleset:
-            if not ruleset.rules:
+            # a module of a rule's own library: only the other libraries' rules, and only if it
+            # imports one of them itself (its package's imports of its own modules say nothing)
+            if not ruleset.rules or not _direct_prefilter(ruleset.modules).may_match(source):
                 return FileResult(file.path, "unchanged")
-            file = replace(file, ruleset=ruleset)
+            file = replace(file, ruleset=ruleset, prefilter=None)
         if not file.passes_prefilter(source):
             return FileResult(file.path, "unchanged")
         _check_size(source)

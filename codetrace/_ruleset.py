@@ -98,7 +98,8 @@ class RuleSet:
         )
         if len(kept) == len(self.rules):
             return self
-        return RuleSet(kept, self.returns, self.aliases, self.modules)
+        # importing its own package does not make a module of it a candidate any more
+        return RuleSet(kept, self.returns, self.aliases, self.modules - {top})
 
     def without(self, disabled: Iterable[str]) -> RuleSet:
         """The same rule set minus the rules whose ids are listed."""

@@ -69,6 +69,7 @@ def test_reach_does_not_depend_on_the_order_of_questions(tmp_path: Path) -> None
         assert [reach.module_passes(n) for n in "abc"] == [True, True, True], first
 
 
+@pytest.mark.slow  # several CLI runs with workers: with the slow tests, in CI
 def test_apply_check_summary_is_the_same_with_workers(tmp_path: Path) -> None:
     root = cyclic_tree(tmp_path / "tree", 80)
     outputs = {_invoke("apply", "--check", "--no-cache", "--jobs", jobs, str(root))[2]

@@ -13,6 +13,8 @@ import termios
 import time
 from pathlib import Path
 
+import pytest
+
 from codetrace._progress import CLEAR
 
 PROGRESS = "codetrace: "
@@ -81,6 +83,7 @@ def _check_never_interleaved(text: str) -> list[str]:
     return lines
 
 
+@pytest.mark.slow  # a run long enough to watch through a pty: with the slow tests, in CI
 def test_progress_from_the_first_second_and_never_interleaved(tmp_path: Path) -> None:
     root = _tree(tmp_path / "tree", 80)
     base = [sys.executable, "-m", "codetrace"]

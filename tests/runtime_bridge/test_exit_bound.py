@@ -54,6 +54,7 @@ def exit_time(script: str, **env: str) -> tuple[subprocess.CompletedProcess[str]
     return result, time.monotonic() - started
 
 
+@pytest.mark.slow  # waits out the exit bound: with the slow tests, in CI
 def test_a_hung_collector_holds_exit_for_the_bound_only(silent_endpoint: str) -> None:
     result, elapsed = exit_time(
         SCRIPT,
@@ -69,6 +70,7 @@ def test_a_hung_collector_holds_exit_for_the_bound_only(silent_endpoint: str) ->
     assert 1.0 <= elapsed < 2.0, elapsed  # it did wait for the flush, and no longer
 
 
+@pytest.mark.slow  # waits out the exit bound: with the slow tests, in CI
 def test_the_default_bound_is_three_seconds(silent_endpoint: str) -> None:
     result, elapsed = exit_time(
         SCRIPT, OTEL_TRACES_EXPORTER="otlp", OTEL_EXPORTER_OTLP_ENDPOINT=silent_endpoint
@@ -77,6 +79,7 @@ def test_the_default_bound_is_three_seconds(silent_endpoint: str) -> None:
     assert 3.0 <= elapsed < 4.0, elapsed
 
 
+@pytest.mark.slow  # waits out the exit bound: with the slow tests, in CI
 def test_the_bound_covers_processors_whose_hook_runs_first(silent_endpoint: str) -> None:
     # The runtime's exit hook is registered by the first configure(); a batch processor made
     # later registers the batch module's hook after it, so that one runs first. Both share one
