@@ -21,7 +21,7 @@ import pathspec
 
 from codetrace import __version__
 from codetrace._paths import cache_dir
-from codetrace._result import UnresolvedReport
+from codetrace._result import FileResult, UnresolvedReport
 
 
 def key(action: str, rule_files: Sequence[Path], disabled: Iterable[str], runtime: str,
@@ -66,9 +66,9 @@ def fingerprint(roots: Sequence[Path], exclude: pathspec.GitIgnoreSpec) -> str:
 
 
 class Cache:
-    """Unchanged files (with their unresolved candidates, for the summary) under one fingerprint."""
+    """Unchanged files (with what the summary counts of them) under one fingerprint."""
 
-    def __init__(self, path: Path, fingerprint: str, entries: dict[str, list[list[object]]]):
+    def __init__(self, path: Path, fingerprint: str, entries: dict[str, object]):
         self.path = path
         self.fingerprint = fingerprint
         self.entries = entries
@@ -84,20 +84,35 @@ class Cache:
             pass
         return cls(path, current, {})
 
-    def get(self, path: Path) -> tuple[UnresolvedReport, ...] | None:
+    def get(self, path: Path) -> FileResult | None:
+        """The unchanged result recorded for ``path`` (as its report needs it), or None."""
         found = self.entries.get(os.path.abspath(path))
-        if found is None:
+        if not isinstance(found, dict):  # absent, or written by an earlier layout
             return None
-        return tuple(UnresolvedReport(*item) for item in found)  # type: ignore[arg-type]
+        try:
+            return FileResult(
+                str(path), "unchanged",
+                unresolved=tuple(UnresolvedReport(*item) for item in found["unresolved"]),
+                instrumented=int(found["instrumented"]), uses=frozenset(found["uses"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
 
-    def save(
-        self, new_fingerprint: str, unchanged: Mapping[Path, Sequence[UnresolvedReport]]
-    ) -> None:
-        """Write the cache for the tree as it is now; failures to write are ignored."""
-        files = {
-            os.path.abspath(path): [[u.line, u.column, u.method, u.receiver, u.reason]
-                                  for u in unresolved]
-            for path, unresolved in unchanged.items()
+    def save(self, new_fingerprint: str, unchanged: Mapping[Path, FileResult]) -> None:
+        """Write the cache for the tree as it is now; failures to write are ignored.
+
+        Each entry keeps what the summary counts for a file that is not processed again: its
+        unresolved candidates, its already-instrumented sites (``--fail-under``'s share) and the
+        rules it uses (the installed-version check).
+        """
+        files: dict[str, object] = {
+            os.path.abspath(path): {
+                "unresolved": [[u.line, u.column, u.method, u.receiver, u.reason, u.evidence]
+                               for u in result.unresolved],
+                "instrumented": result.instrumented,
+                "uses": sorted(result.uses),
+            }
+            for path, result in unchanged.items()
         }
         if new_fingerprint == self.fingerprint:
             files = {**self.entries, **files}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
@@ -44,6 +44,9 @@ class ModuleFacts:
     functions: dict[str, FunctionInfo]
     #: calls already instrumented (wrapped, or hooked by the statement after them)
     instrumented_sites: int = 0
+    #: the string arguments of the runtime's calls (``traced(f, "redis.client")``): the adapter
+    #: names and rule ids in use, for the installed-version check (``_versions``)
+    marker_names: frozenset[str] = frozenset()
 
 
 def collect(
@@ -75,6 +78,7 @@ def collect(
     return ModuleFacts(
         collector.module_scope, tuple(collector.calls), tuple(collector.foreign_marker),
         EVERY in header, collector.classes, collector.functions, len(collector.done),
+        frozenset(collector.marker_names),
     )
 
 
@@ -92,6 +96,42 @@ def _assigned_call(
     else:
         return None
     return (target, small.value) if isinstance(small.value, cst.Call) else None
+
+
+_IMPORT_ERRORS = frozenset({"ImportError", "ModuleNotFoundError"})
+
+
+@dataclass(eq=False)
+class _ImportTry:
+    """A ``try`` statement being visited, for the optional-import idiom::
+
+        try:
+            from redis import Redis
+        except ImportError:
+            Redis = object
+
+    The fallback binding runs only when the import failed, i.e. when the library is not
+    installed and there is nothing to trace; keeping it would make ``Redis`` "bound to
+    different things" and leave every subclass and client unresolved. So a binding other than
+    an import, made in a handler of ``ImportError``/``ModuleNotFoundError`` in the same scope,
+    of a name the ``try`` body imported, is not recorded. An import in the handler (``except
+    ImportError: import json``) is kept: it is a real alternative. (The runtime checks what it
+    wraps when it runs: a class that is not the library's is called unchanged.)"""
+
+    scope: Scope
+    imported: set[str] = field(default_factory=set)
+    in_fallback: bool = False
+
+
+def _catches_import_error(kind: cst.BaseExpression | None) -> bool:
+    """``except ImportError`` / ``except (ModuleNotFoundError, AttributeError)`` and the like."""
+    if isinstance(kind, cst.Tuple):
+        return any(_catches_import_error(element.value) for element in kind.elements)
+    if isinstance(kind, cst.Name):
+        return kind.value in _IMPORT_ERRORS
+    if isinstance(kind, cst.Attribute) and isinstance(kind.value, cst.Name):
+        return kind.value.value == "builtins" and kind.attr.value in _IMPORT_ERRORS
+    return False
 
 
 class _Collector(cst.CSTVisitor):
@@ -117,6 +157,7 @@ class _Collector(cst.CSTVisitor):
         self.instrumented: set[int] = set()
         #: the calls an injected construct instruments (the runtime's own calls are not sites)
         self.done: set[int] = set()
+        self.marker_names: set[str] = set()
         self.decorators: set[int] = set()
         self.assigned: dict[int, tuple[cst.BaseAssignTargetExpression, cst.SimpleStatementLine]]
         self.assigned = {}
@@ -127,9 +168,18 @@ class _Collector(cst.CSTVisitor):
         #: (class, name of the first parameter) for the method whose body is being visited
         self.method_self: list[tuple[ClassInfo, str] | None] = []
         self.class_stack: list[ClassInfo] = []
+        #: the ``try`` statements being visited, innermost last (see :class:`_ImportTry`)
+        self.import_trys: list[_ImportTry] = []
 
     # ----- helpers -------------------------------------------------------------------------
     def _bind(self, name: str, binding: Binding) -> None:
+        attempt = self.import_trys[-1] if self.import_trys else None
+        if attempt is not None and attempt.scope is self.scope:
+            if not attempt.in_fallback:
+                if binding.kind == "import":
+                    attempt.imported.add(name)
+            elif binding.kind != "import" and name in attempt.imported:
+                return  # ``except ImportError: Redis = object``: see :class:`_ImportTry`
         owner = self.scope.owner_of(name)
         owner.bindings.setdefault(name, []).append(binding)
         if name == MARKER:
@@ -452,10 +502,25 @@ class _Collector(cst.CSTVisitor):
             if item.asname is not None:
                 self._bind_target(item.asname.name, Binding(kind, self.scope, item.item))
 
+    def visit_Try(self, node: cst.Try) -> None:
+        self.import_trys.append(_ImportTry(self.scope))
+
+    def leave_Try(self, original_node: cst.Try) -> None:
+        self.import_trys.pop()
+
     def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        attempt = self.import_trys[-1] if self.import_trys else None
+        if attempt is not None and attempt.scope is self.scope and _catches_import_error(
+            node.type
+        ):
+            attempt.in_fallback = True
         if node.name is not None and isinstance(node.name.name, cst.Name):
             self._bind(node.name.name.value, Binding("opaque", self.scope, node.name.name,
                                                       reason="an exception"))
+
+    def leave_ExceptHandler(self, original_node: cst.ExceptHandler) -> None:
+        if self.import_trys:
+            self.import_trys[-1].in_fallback = False
 
     def visit_MatchAs(self, node: cst.MatchAs) -> None:
         if node.name is not None:
@@ -486,6 +551,10 @@ class _Collector(cst.CSTVisitor):
             self.done.add(id(done))
         if is_marker_rooted(node.func):  # the runtime's own calls are never a rule's
             self.instrumented.add(id(node))
+            self.marker_names.update(
+                arg.value.evaluated_value for arg in node.args
+                if isinstance(arg.value, cst.SimpleString)
+                and isinstance(arg.value.evaluated_value, str))
         assigned = self.assigned.get(id(node))
         ignores = NOTHING
         if self.directives:  # every directive, on a def or at the top too, is on some line

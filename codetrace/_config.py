@@ -17,11 +17,6 @@ DEFAULT_EXCLUDE = (
     ".svn", ".tox", ".venv", ".vscode", "__pycache__", "__pypackages__", "_build", "buck-out",
     "build", "dist", "node_modules", "site-packages", "venv",
 )
-_KEYS = (
-    "include", "exclude", "extend-exclude", "force-exclude", "rules", "select", "extend-select",
-    "ignore", "disable", "runtime", "builtin-rules",
-    "format",
-)
 _SELECTION = ("select", "extend-select", "ignore", "disable")
 _MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
@@ -59,6 +54,62 @@ class Config:
     key_lines: dict[str, int] = field(default_factory=dict)
     #: the rule names each selection key lists, as written (to name the key in an error)
     selection: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def _toml_value(value: object) -> str:
+    """A default as the user would write it in the pyproject."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    return f'"{value}"'
+
+
+@dataclass(frozen=True)
+class Key:
+    """One ``[tool.codetrace]`` key. The loader accepts exactly these names, and the key table of
+    docs/configuration.md is generated from them (docs/generate.py; a test compares), so what
+    the page says about types and defaults is what the code does."""
+
+    name: str
+    #: how the value is written
+    type: str
+    #: the default, as it would be written in the pyproject, or in words
+    default: str
+    description: str
+
+
+KEYS = (
+    Key("include", "list of patterns", _toml_value(Config.include),
+        "The files of a walked folder that codetrace reads (gitignore-style patterns, anchored "
+        "at the folder of this pyproject)."),
+    Key("exclude", "list of patterns", "the default excludes",
+        "Replaces the default excludes (ruff's, listed below the table); prefer "
+        "`extend-exclude`."),
+    Key("extend-exclude", "list of patterns", "[]", "Patterns added to `exclude`."),
+    Key("force-exclude", "boolean", _toml_value(Config.force_exclude),
+        "Apply the excludes to files named on the command line too (pre-commit names every "
+        "file); `--force-exclude` does the same for one run."),
+    Key("rules", "list of paths", _toml_value(Config.rules),
+        "Extra rule files, relative to this pyproject, loaded after the built-in ones."),
+    Key("builtin-rules", "boolean", _toml_value(Config.builtin_rules),
+        "Load the rule files shipped with codetrace."),
+    Key("select", "list of rule names", "every loaded rule",
+        "The rules in force: rule ids (`requests.send`) or libraries (`requests`); "
+        "`--select` replaces it."),
+    Key("extend-select", "list of rule names", _toml_value(Config.extend_select),
+        "Rule names added to `select` (and to `--select`)."),
+    Key("ignore", "list of rule names", _toml_value(Config.disable),
+        "Rules switched off; ignoring wins over selecting. `--ignore` adds to it."),
+    Key("disable", "list of rule names", _toml_value(Config.disable),
+        "The earlier name of `ignore`; both lists count."),
+    Key("runtime", "dotted module name", _toml_value(Config.runtime),
+        "The module the injected import names (`import codetrace.runtime as _codetrace`)."),
+    Key("format", '"black", "ruff" or "none"', "detected",
+        "Format each statement codetrace changes with the project's black or ruff settings "
+        "(`strip` formats it back); unset: detected from the project's formatter settings."),
+)
+_KEYS = tuple(key.name for key in KEYS)
 
 
 def find_pyproject(paths: Sequence[Path]) -> Path | None:

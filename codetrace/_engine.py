@@ -144,9 +144,10 @@ def instrument(source: bytes, file: FileContext, *, self_check: bool = True) -> 
             for site, reason in outcomes
         )
         unresolved = tuple(_unresolved_report(positions, u) for u in found.unresolved)
+        uses = found.marker_names | {site.rule.id for site in found.sites}
         if new_module is None:
             return FileResult(file.path, "unchanged", sites=sites, unresolved=unresolved,
-                              ignored=found.ignored, instrumented=found.instrumented)
+                              ignored=found.ignored, instrumented=found.instrumented, uses=uses)
         output = new_module.bytes
         if self_check:
             problem = _self_check(source, output, file)
@@ -161,7 +162,7 @@ def instrument(source: bytes, file: FileContext, *, self_check: bool = True) -> 
                 raise Failure(1, f"self-check failed, file left untouched: {problem}")
         return FileResult(file.path, "changed", output=output, sites=sites,
                           unresolved=unresolved, ignored=found.ignored,
-                          instrumented=found.instrumented)
+                          instrumented=found.instrumented, uses=uses)
     except Failure as exc:
         return error_result(file.path, exc)
     except RecursionError:
@@ -178,7 +179,8 @@ def _unresolved_report(positions: Positions, item: Unresolved) -> UnresolvedRepo
 
 
 def _self_check(source: bytes, output: bytes, file: FileContext) -> str:
-    """black's safety net: the output compiles, is stable, and strips back to the input."""
+    """black's safety net: the output compiles, is stable, and strips back to the input (to
+    what the input strips to, when it was instrumented before)."""
     problem = compiles(output, file.path)
     if problem:
         return f"output does not compile ({problem})"
@@ -188,7 +190,14 @@ def _self_check(source: bytes, output: bytes, file: FileContext) -> str:
     if again.status == "changed":
         return "applying twice changes the file again"
     stripped = strip(output, file, self_check=False)
-    if stripped.status == "error" or (stripped.output or output) != source:
+    # a file instrumented before (and edited since) strips to its original, not to itself
+    original = source
+    if MARKER.encode() in source:
+        before = strip(source, file, self_check=False)
+        if before.status == "error":
+            return f"the file's earlier instrumentation cannot be stripped ({before.error})"
+        original = before.output or source
+    if stripped.status == "error" or (stripped.output or output) != original:
         return "strip does not give the original bytes back"
     return ""
 

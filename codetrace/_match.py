@@ -93,4 +93,5 @@ def match(facts: ModuleFacts, ruleset: RuleSet, project: Project) -> Matches:
             reason = base.reason if isinstance(base, Unknown) else callee.reason
             unresolved.append(Unresolved(call, func.attr.value, receiver, reason,
                                          evidence(receiver, func.attr.value)))
-    return Matches(tuple(sites), tuple(unresolved), ignored, facts.instrumented_sites)
+    return Matches(tuple(sites), tuple(unresolved), ignored, facts.instrumented_sites,
+                   facts.marker_names)

@@ -259,5 +259,7 @@ class Matches:
     ignored: int
     #: calls already instrumented (reports count them as covered)
     instrumented: int = 0
+    #: adapter names and rule ids the file's instrumented calls name (``ModuleFacts``)
+    marker_names: frozenset[str] = frozenset()
 
 

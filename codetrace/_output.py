@@ -53,7 +53,7 @@ class Finding:
     message: str
 
 
-def _site_message(site: SiteReport, checking: bool) -> str:
+def site_message(site: SiteReport, checking: bool) -> str:
     if site.skipped:
         return f"{site.qname}() matched by {site.rule} but left alone: {site.skipped}"
     if checking:
@@ -62,7 +62,7 @@ def _site_message(site: SiteReport, checking: bool) -> str:
     return f"{site.qname}() matched by {site.rule} (resolved by {site.how}); not instrumented yet"
 
 
-def _unresolved_message(item: UnresolvedReport) -> str:
+def unresolved_message(item: UnresolvedReport) -> str:
     return (f"{item.receiver}.{item.method}() unresolved ({EVIDENCE[item.evidence]} evidence): "
             f"{item.reason}")
 
@@ -83,14 +83,14 @@ def findings(report: Report, *, explain: bool, show_all: bool = False) -> list[F
             level = "warning" if site.skipped else ("error" if not explain else "note")
             items.append((site.line, site.column, 0, Finding(
                 path, site.line, site.column, site.rule, level,
-                _site_message(site, not explain))))
+                site_message(site, not explain))))
         if explain:
             for item in result.unresolved:
                 if item.evidence == 0 and not show_all:
                     continue
                 level = "warning" if item.evidence else "note"
                 items.append((item.line, item.column, 1, Finding(
-                    path, item.line, item.column, UNRESOLVED, level, _unresolved_message(item))))
+                    path, item.line, item.column, UNRESOLVED, level, unresolved_message(item))))
         found.extend(finding for *_, finding in sorted(items, key=lambda i: i[:3]))
     return found
 
@@ -133,6 +133,7 @@ def totals(report: Report) -> dict[str, object]:
         "fail_under": report.fail_under,
         "by_rule": dict(sorted(report.by_rule.items())),
         "warnings": report.warnings,
+        "libraries": [checked.as_json() for checked in report.versions],
     }
 
 
@@ -190,6 +191,14 @@ def github(found: Sequence[Finding]) -> str:
     return "".join(line + "\n" for line in lines)
 
 
+def github_versions(report: Report) -> str:
+    """A workflow-level annotation per library installed outside its rules' tested range."""
+    return "".join(
+        f"::warning title={_escape_property('codetrace (library version)')}::"
+        f"{_escape_data(checked.warning())}\n"
+        for checked in report.versions if checked.outside)
+
+
 # ----- text -------------------------------------------------------------------------------------
 
 def explain_text(report: Report, show_all: bool) -> str:
@@ -229,4 +238,9 @@ def explain_text(report: Report, show_all: bool) -> str:
     for reason, count in sorted(by_reason.items(), key=lambda item: (-item[1], item[0]))[:15]:
         out.append(f"  {count:>5}  {reason}")
     out.append(report.coverage_line())
+    versions = report.versions
+    if versions:
+        out.append("\nlibrary versions (installed here, against the versions the rules were "
+                   "tested with):")
+        out.extend(f"  {checked.describe()}" for checked in versions)
     return "".join(line + "\n" for line in out)

@@ -12,8 +12,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from codetrace import _versions
 from codetrace._progress import Progress
 from codetrace._result import FileResult
+from codetrace._ruleset import Library
 
 EXIT_OK = 0
 EXIT_WOULD_CHANGE = 1
@@ -58,6 +60,10 @@ class Report:
     by_reason: Counter[str] = field(default_factory=Counter)
     by_evidence: Counter[int] = field(default_factory=Counter)
     results: list[FileResult] = field(default_factory=list)
+    #: the rule files' libraries, for the installed-version check (none: no check)
+    libraries: tuple[Library, ...] = ()
+    #: rule ids and adapter names the run's files use (``FileResult.uses``)
+    uses: set[str] = field(default_factory=set)
 
     def _print(self, text: str) -> None:
         if self.progress is not None:
@@ -94,6 +100,7 @@ class Report:
         if result.status == "error":
             self.error(result.path, result.line, result.error)
             return
+        self.uses |= result.uses
         self.unresolved += len(result.unresolved)
         self.instrumented += result.instrumented
         for unresolved in result.unresolved:
@@ -180,7 +187,19 @@ class Report:
             return EXIT_WOULD_CHANGE
         return EXIT_OK
 
+    @property
+    def versions(self) -> list[_versions.VersionCheck]:
+        """The libraries the run's files use, checked against their rules' tested range."""
+        return _versions.check(self.libraries, self.uses)
+
     def finish(self) -> int:
+        if self.action == "apply":
+            # loud, --quiet or not: an upgrade that silently breaks tracing is the failure
+            # this check exists for
+            for checked in self.versions:
+                if checked.outside:
+                    self.warnings += 1
+                    self._print(f"warning: {checked.warning()}")
         if self.summary_line:
             self._say(self.summary())
             if self.fail_under is not None:

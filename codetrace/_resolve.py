@@ -244,6 +244,13 @@ class Resolver:
                 return head
             return Unknown("a Subscript expression is not resolved")
         if isinstance(node, cst.Await):
+            # ``await f(...)``: what ``f`` is declared to return is what it gives once awaited
+            # (``conn = await asyncpg.connect(dsn)``: [types] of a coroutine function); anything
+            # else awaited stays unknown (a project ``async def`` evaluates as unknown already)
+            if isinstance(node.expression, cst.Call):
+                awaited = self.evaluate(node.expression, scope)
+                if isinstance(awaited, Inst):
+                    return awaited
             return Unknown("an awaited value")
         literal = _LITERAL_TYPES.get(type(node))
         if literal is not None:

@@ -61,6 +61,9 @@ class FileResult:
     #: (line, message) worth a warning that does not stop the file (an unknown rule id in
     #: ``# codetrace: ignore[...]``)
     warnings: tuple[tuple[int, str], ...] = ()
+    #: rule ids and adapter names in use in the file, matched now or instrumented before: which
+    #: libraries the installed-version check (``_versions``) is about
+    uses: frozenset[str] = frozenset()
 
     @property
     def hooks(self) -> int:

@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from codetrace import _advice, _paths, _toml
-from codetrace._ruleset import Rule, RuleError, RuleSet
+from codetrace._ruleset import Library, Rule, RuleError, RuleSet
 
 _QNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _RULE_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_-]+)*$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 _TOP_KEYS = ("library", "types", "aliases", "rule")
-_LIBRARY_KEYS = ("name", "modules", "description")
+_LIBRARY_KEYS = ("name", "modules", "description", "distribution", "tested")
 _RULE_KEYS = ("id", "description", "match", "do")
 _MATCH_KEYS = ("call", "construct")
 
@@ -38,9 +38,11 @@ def load_rules(paths: Sequence[Path]) -> RuleSet:
     returns: dict[str, str] = {}
     aliases: dict[str, str] = {}
     modules: set[str] = set()
+    libraries: list[Library] = []
     seen: dict[str, Rule] = {}
     for path in paths:
         loaded = _load_file(path)
+        libraries.extend(loaded.libraries)
         for rule in loaded.rules:
             if rule.id in seen:
                 first = seen[rule.id]
@@ -53,7 +55,7 @@ def load_rules(paths: Sequence[Path]) -> RuleSet:
         returns.update(loaded.returns)
         aliases.update(loaded.aliases)
         modules.update(loaded.modules)
-    return RuleSet(tuple(rules), returns, aliases, frozenset(modules))
+    return RuleSet(tuple(rules), returns, aliases, frozenset(modules), tuple(libraries))
 
 
 class _Locator:
@@ -136,7 +138,40 @@ def _load_file(path: Path) -> RuleSet:
     all_modules = set(modules)
     for rule in rules:
         all_modules.update(name.split(".", 1)[0] for name in (*rule.calls, *rule.constructs))
-    return RuleSet(rules, returns, aliases, frozenset(all_modules))
+    declared = _library(path, library, rules, where)
+    return RuleSet(rules, returns, aliases, frozenset(all_modules),
+                   (declared,) if declared is not None else ())
+
+
+def _library(
+    path: Path, table: Mapping[str, Any], rules: Sequence[Rule], where: _Locator
+) -> Library | None:
+    """The file's ``[library]`` as a value, its ``distribution`` and ``tested`` checked."""
+    name = table.get("name")
+    if not isinstance(name, str) or not name:
+        return None
+    distribution = table.get("distribution", name)
+    distributions = [distribution] if isinstance(distribution, str) else distribution
+    if not _is_list_of(distributions, str):
+        raise RuleError(path, where.key_in_table("library", "distribution"),
+                        "[library] distribution must be a package name or a list of them "
+                        "([] for the standard library)")
+    tested = table.get("tested", "")
+    if not isinstance(tested, str):
+        raise RuleError(path, where.key_in_table("library", "tested"),
+                        "[library] tested must be a version specifier string (\">=2.0,<3\")")
+    if tested:
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+        try:
+            SpecifierSet(tested)
+        except InvalidSpecifier:
+            raise RuleError(path, where.key_in_table("library", "tested"),
+                            f"[library] tested is not a version specifier: {tested!r} "
+                            "(PEP 440, e.g. \">=2.0,<3\")") from None
+    names = {rule.id for rule in rules} | {rule.adapter for rule in rules if rule.adapter}
+    return Library(name, path, where.table("library"), tuple(distributions), tested,
+                   frozenset(names))
 
 
 def _qname_table(path: Path, table: object, name: str, where: _Locator) -> dict[str, str]:
@@ -278,8 +313,8 @@ def select_rules(
         if (wanted is None or any(selects(name, rule.id) for name in wanted))
         and not any(selects(name, rule.id) for name in ignore)
     )
-    return RuleSet(kept, ruleset.returns, ruleset.aliases, ruleset.modules)
+    return ruleset.keeping(kept)
 
 
-__all__ = ["Rule", "RuleError", "RuleSet", "builtin_rule_files", "load_rules", "select_rules",
-           "selectors", "selects", "unknown_selector"]
+__all__ = ["Library", "Rule", "RuleError", "RuleSet", "builtin_rule_files", "load_rules",
+           "select_rules", "selectors", "selects", "unknown_selector"]

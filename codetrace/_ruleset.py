@@ -38,6 +38,26 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Library:
+    """A rule file's ``[library]``: what the rules were tested against.
+
+    ``distributions`` are the installed-package names the library ships as (``redis``;
+    ``psycopg2`` and ``psycopg2-binary``), ``tested`` a PEP 440 specifier of the versions its
+    rules were tested with (empty: not declared). OpenTelemetry's users most often complain that
+    an upgrade silently disabled their instrumentation; a declared range lets ``apply`` say
+    so instead (``_versions``). ``names`` are the rule ids and adapter names of the file's rules:
+    how a matched site or an already-instrumented call names its library.
+    """
+
+    name: str
+    source: Path
+    line: int = 1
+    distributions: tuple[str, ...] = ()
+    tested: str = ""
+    names: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class RuleSet:
     """All loaded rules plus the library knowledge the resolver needs.
 
@@ -51,6 +71,12 @@ class RuleSet:
     returns: Mapping[str, str] = field(default_factory=dict)
     aliases: Mapping[str, str] = field(default_factory=dict)
     modules: frozenset[str] = frozenset()
+    libraries: tuple[Library, ...] = ()
+
+    def keeping(self, rules: tuple[Rule, ...], modules: frozenset[str] | None = None) -> RuleSet:
+        """This rule set with only ``rules`` (and ``modules``): the library knowledge stays."""
+        return RuleSet(rules, self.returns, self.aliases,
+                       self.modules if modules is None else modules, self.libraries)
 
     def by_call(self) -> dict[str, Rule]:
         """Qualified callee name → the rule that matches it."""
@@ -99,12 +125,9 @@ class RuleSet:
         if len(kept) == len(self.rules):
             return self
         # importing its own package does not make a module of it a candidate any more
-        return RuleSet(kept, self.returns, self.aliases, self.modules - {top})
+        return self.keeping(kept, self.modules - {top})
 
     def without(self, disabled: Iterable[str]) -> RuleSet:
         """The same rule set minus the rules whose ids are listed."""
         drop = set(disabled)
-        return RuleSet(
-            tuple(r for r in self.rules if r.id not in drop), self.returns, self.aliases,
-            self.modules,
-        )
+        return self.keeping(tuple(r for r in self.rules if r.id not in drop))

@@ -34,7 +34,7 @@ from codetrace._prefilter import Prefilter
 from codetrace._progress import Progress
 from codetrace._project import ProjectIndex
 from codetrace._report import Report
-from codetrace._result import FileResult, UnresolvedReport
+from codetrace._result import FileResult
 from codetrace._ruleset import RuleSet
 from codetrace._write import WriteError, atomic_write, copy_file, unified_diff
 
@@ -305,7 +305,7 @@ def _run(job: Job, report: Report, progress: Progress) -> int:
     for index, source in enumerate(sources):
         cached = cache.get(source.path) if cache is not None else None
         if cached is not None:
-            settled[index] = FileResult(_display(source.path), "unchanged", unresolved=cached)
+            settled[index] = dataclasses.replace(cached, path=_display(source.path))
             progress.step()
             continue
         if job.action == "apply":
@@ -317,7 +317,7 @@ def _run(job: Job, report: Report, progress: Progress) -> int:
                 continue
         todo.append(source)
     computed = _results(job, todo, roots, progress)
-    unchanged: dict[Path, tuple[UnresolvedReport, ...]] = {}
+    unchanged: dict[Path, FileResult] = {}
     written: set[Path] = set()
     for index, source in enumerate(sources):
         if index in settled:
@@ -328,7 +328,10 @@ def _run(job: Job, report: Report, progress: Progress) -> int:
             result.status == "changed" and job.write_back is WriteBack.YES
         ))
         if _write(job, source, result, report, written) and stays:
-            unchanged[source.path] = result.unresolved
+            # written: its sites are instrumented now, as the next run will find them
+            unchanged[source.path] = result if result.status == "unchanged" else (
+                dataclasses.replace(result, instrumented=result.instrumented + sum(
+                    1 for site in result.sites if not site.skipped)))
         report.file(result, elapsed)
     if job.write_back is WriteBack.OUT:
         _copy_rest(job, written, report)

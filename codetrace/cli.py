@@ -22,6 +22,7 @@ from codetrace._output import (
     explain_text,
     findings,
     github,
+    github_versions,
     json_document,
     legacy_explain_document,
 )
@@ -201,7 +202,7 @@ def _run(action: str, paths: list[Path], diff: bool, check: bool, out: Path | No
               jobs=jobs or default_jobs(), cache=not no_cache and not detailed,
               locate=detailed, known_rules=known)
     report = Report(action, check=check, quiet=quiet, verbose=verbose, lines=not machine,
-                    keep=detailed, fail_under=fail_under)
+                    keep=detailed, fail_under=fail_under, libraries=ruleset.libraries)
     code = run(job, report)
     if machine:
         _print_format(report, output_format, "apply --check", ruleset, explain=False)
@@ -235,6 +236,7 @@ def _print_format(report: Report, output_format: OutputFormat, command: str,
         text = json_document(report, command)
     elif output_format is OutputFormat.GITHUB:
         text = github(findings(report, explain=explain, show_all=show_all))
+        text += github_versions(report)
     elif output_format is OutputFormat.SARIF:
         text = sarif(report, findings(report, explain=explain, show_all=show_all), ruleset.rules)
     else:
@@ -306,6 +308,10 @@ def explain_command(
     rules: RulesOpt = None, select: SelectOpt = None, extend_select: ExtendSelectOpt = None,
     ignore: IgnoreOpt = None, force_exclude: ForceExcludeOpt = False, jobs: JobsOpt = None,
     fail_under: FailUnderOpt = None,
+    html: Annotated[Path | None, typer.Option(
+        "--html", metavar="DIR",
+        help="Also write the report as HTML pages into DIR (created if missing): totals, and "
+        "each file's source with its sites highlighted.", show_default=False)] = None,
 ) -> None:
     """Show, per file, what matched by which rule, and the candidates left unresolved and why.
 
@@ -315,11 +321,17 @@ def explain_command(
     """
     if as_json and output_format is not OutputFormat.TEXT:
         raise _fail("--json and --output-format cannot be used together")
+    if html is not None:
+        from codetrace import _html_report  # jinja2 and markupsafe only for --html
+
+        problem = _html_report.check_directory(html)
+        if problem:  # before the run, not after minutes of it
+            raise _fail(problem)
     config, ruleset, known = _setup(paths, rules, select, extend_select, ignore, force_exclude)
     job = Job("apply", tuple(paths), WriteBack.CHECK, config, ruleset,
               jobs=jobs or default_jobs(), locate=True, known_rules=known)
     report = Report("apply", check=True, lines=False, keep=True, summary_line=False,
-                    fail_under=fail_under)
+                    fail_under=fail_under, libraries=ruleset.libraries)
     code = run(job, report)
     if as_json:
         documents = [legacy_explain_document(r) for r in report.results
@@ -328,6 +340,13 @@ def explain_command(
     else:
         _print_format(report, output_format, "explain", ruleset, explain=True,
                       show_all=show_all)
+    if html is not None:
+        try:
+            index = _html_report.write_report(report, html, runtime=config.runtime,
+                                              show_all=show_all, paths=[str(p) for p in paths])
+        except _html_report.ReportError as exc:
+            raise _fail(str(exc)) from None
+        print(f"Wrote HTML report to {index}", file=sys.stderr)
     if code == EXIT_ERROR:
         raise typer.Exit(EXIT_ERROR)
     raise typer.Exit(EXIT_WOULD_CHANGE if report.below else EXIT_OK)

@@ -7,7 +7,6 @@ CLIENT → inventory SERVER, each parent being the span on the other side of the
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from codetrace.cli import app
+from codetrace.runtime._otlp._json_records import read_json_lines
 
 EXAMPLE = Path(__file__).parent.parent / "fixtures" / "example"
 
@@ -42,7 +42,7 @@ def spans(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[str, Any]
         "OTEL_SERVICE_NAME": "example",
     })
     original = _run_demo(EXAMPLE / "run_demo.py", {"OTEL_TRACES_EXPORTER": "none"})
-    found = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    found = read_json_lines(jsonl)
     return found, instrumented, original
 
 

@@ -28,6 +28,7 @@ import pytest
 from typer.testing import CliRunner
 
 from codetrace.cli import app
+from codetrace.runtime._otlp._json_records import read_json_lines
 
 SOURCE = Path(__file__).parent.parent / "fixtures" / "hardcases"
 
@@ -155,7 +156,7 @@ def runs(
     )
     traceparents = list(RECEIVED)
     plain = _run(plain_tree, base, {"OTEL_TRACES_EXPORTER": "none"})
-    spans = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    spans = read_json_lines(jsonl)
     return instrumented, plain, spans, traceparents
 
 

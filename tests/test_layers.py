@@ -166,7 +166,8 @@ def test_runtime_imports_only_the_standard_library() -> None:
 LAYERS: list[set[str]] = [
     {"codetrace.runtime"},  # the whole runtime package, every submodule
     {"codetrace", "codetrace._paths", "codetrace._toml", "codetrace._result",
-     "codetrace._ruleset", "codetrace._directives", "codetrace._tool_config"},
+     "codetrace._ruleset", "codetrace._directives", "codetrace._tool_config",
+     "codetrace._versions"},
     {"codetrace._model"},
     {"codetrace._format", "codetrace._options", "codetrace._source", "codetrace._snippets",
      "codetrace._import_settings", "codetrace._import_order"},
@@ -180,7 +181,7 @@ LAYERS: list[set[str]] = [
     {"codetrace._engine"},
     {"codetrace._rules", "codetrace._config", "codetrace._discover", "codetrace._cache",
      "codetrace._write", "codetrace._report", "codetrace._progress", "codetrace._output",
-     "codetrace._sarif"},
+     "codetrace._sarif", "codetrace._html_report"},
     {"codetrace._run"},
     {"codetrace.cli", "codetrace.__main__"},
 ]

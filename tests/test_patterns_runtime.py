@@ -27,6 +27,7 @@ import pytest
 from typer.testing import CliRunner
 
 from codetrace.cli import app
+from codetrace.runtime._otlp._json_records import read_json_lines
 
 PROGRAM = textwrap.dedent(
     '''
@@ -205,7 +206,7 @@ def test_every_pattern_makes_one_span_per_operation(tmp_path: Path, base: str) -
     assert traced["results"] == plain["results"]
     assert len(traced["received"]) == len(plain["received"]) == 7
 
-    spans = [json.loads(line) for line in spans_file.read_text().splitlines()]
+    spans = read_json_lines(spans_file)
     kinds = [(s.get("kind"), s.get("attributes", {})) for s in spans]
     http = [a for k, a in kinds if k in ("CLIENT", 3) and "http.request.method" in a]
     sql = [a for k, a in kinds if k in ("CLIENT", 3) and a.get("db.system.name") == "sqlite"]

@@ -11,7 +11,6 @@ Both tests download, so they are marked ``slow``: not in the default run (``pyte
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -23,6 +22,7 @@ import pytest
 from typer.testing import CliRunner
 
 from codetrace.cli import app
+from codetrace.runtime._otlp._json_records import read_json_lines
 
 PROJECT = "requests-oauthlib==2.0.0"
 
@@ -104,7 +104,7 @@ def test_flask_tutorial_flaskr_traced_end_to_end(tmp_path: Path) -> None:
                              "CODETRACE_JSONL_PATH": str(spans_file)})
     assert after == before
     assert sum(1 for word in before.values() if word == "PASSED") >= 20
-    spans = [json.loads(line) for line in spans_file.read_text().splitlines()]
+    spans = read_json_lines(spans_file)
     by_id = {span["span_id"]: span for span in spans}
     servers = [s for s in spans if s["kind"] == "SERVER"]
     assert {"POST /auth/login", "POST /<int:id>/update", "GET /"} <= {s["name"] for s in servers}

@@ -12,7 +12,13 @@ Process lifecycle, which is where tracing libraries usually go wrong:
   shuts down every live processor, each bounded by its export timeout and all together by the
   runtime's exit bound (``CODETRACE_EXIT_TIMEOUT``, 3 s by default), so a hung collector
   delays exit by at most that much. The worker is a daemon
-  thread, so it never keeps the interpreter alive by itself.
+  thread, so it never keeps the interpreter alive by itself. Spans that this last flush could
+  not deliver (collector down, bound reached) are counted and said in one line, such as
+  ``codetrace: 40 spans not exported at exit: http://host:4318/v1/traces: connection
+  refused``: a short-lived process has no later moment to say it. The reason comes from the
+  exporter when it offers one (``target``, ``failed_attempts``, ``last_failure``: the OTLP
+  exporter does); an exporter with an ``at_exit`` attribute gets it set first, so it leaves
+  the reporting to this line and does not retry what cannot succeed in time.
 - Fork (gunicorn pre-fork, ``multiprocessing`` with the fork start method): the child inherits
   the queue, the lock (possibly held by a thread that does not exist in the child) and a worker
   thread that does not exist either. An ``os.register_at_fork`` hook gives the child a fresh
@@ -35,8 +41,9 @@ import weakref
 from collections import deque
 
 from ._env import read_number
-from ._log import load_logging, warn_once
-from ._state import exit_deadline, exit_tasks
+from ._log import count_of, load_logging, warn_once
+from ._log import warn as _log_warn
+from ._state import exit_deadline, exit_tasks, exit_timeout_s
 from ._values import FLAG_SAMPLED
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds
@@ -98,6 +105,7 @@ class BatchSpanProcessor:
         self.failed_spans = 0
 
         self._shut_down = False
+        self._said_full = False
         self._reset_runtime_state()
         load_logging()  # the worker logs export failures, and must not import (see above)
         _live.add(self)
@@ -119,17 +127,33 @@ class BatchSpanProcessor:
                 queue = self._queue
                 if self._shut_down or len(queue) >= self.max_queue_size:
                     self.dropped_spans += 1
-                    return
-                queue.append(span)
-                # ``>=``: while the worker exports, the queue grows past one batch
-                batch_full = len(queue) >= self.max_export_batch_size
-                need_worker = self._worker is None and not self._worker_failed
+                    if self._shut_down or self._said_full:
+                        return
+                    self._said_full = True  # said below, outside the lock
+                    first_full = True
+                else:
+                    first_full = False
+                    queue.append(span)
+                    # ``>=``: while the worker exports, the queue grows past one batch
+                    batch_full = len(queue) >= self.max_export_batch_size
+                    need_worker = self._worker is None and not self._worker_failed
+            if first_full:
+                self._say_queue_full()
+                return
             if batch_full:
                 self._wakeup.set()
             if need_worker:
                 self._start_worker()
         except Exception:  # tracing must never break the traced program
             pass
+
+    def _say_queue_full(self) -> None:
+        """Once per processor: spans are being dropped, and why (a slow or absent collector)."""
+        _warn(
+            "codetrace: the span queue is full (%s, OTEL_BSP_MAX_QUEUE_SIZE): new spans are "
+            "dropped until the exporter catches up (counted, not logged)",
+            count_of(self.max_queue_size, "span"),
+        )
 
     def force_flush(self, timeout_s: float = 5.0) -> bool:
         """Export everything queued so far; ``False`` if not finished within ``timeout_s``."""
@@ -143,17 +167,64 @@ class BatchSpanProcessor:
 
         Idempotent. Spans ended afterwards are dropped and counted.
         """
+        self._shutdown(timeout_s)
+
+    def _shutdown(self, timeout_s: float | None) -> tuple[int, bool] | None:
+        """:meth:`shutdown`; how many queued spans were not delivered, and whether the flush
+        finished in time (``None`` if already shut down, or if it failed)."""
+        outcome: tuple[int, bool] | None = None
         try:
             with self._lock:
                 if self._shut_down:
-                    return
+                    return None
                 self._shut_down = True
+                # Everything accepted and not yet settled; settled spans are counted under the
+                # same lock (``_export``), so nothing is counted twice or missed.
+                pending = len(self._queue) + self._in_flight
+                exported = self.exported_spans
             bound = self.export_timeout_ms / 1000.0 if timeout_s is None else timeout_s
-            self._flush(bound, stop=True)
+            finished = self._flush(bound, stop=True)
+            with self._lock:
+                outcome = (pending - (self.exported_spans - exported), finished)
         except Exception:
             pass
         try:  # noqa: SIM105 - contextlib is not imported here, to keep imports cheap
             self.exporter.shutdown()
+        except Exception:
+            pass
+        return outcome
+
+    def _shutdown_at_exit(self, timeout_s: float, bound_s: float) -> None:
+        """The last flush of a leaving process: shut down, then say in one line what was lost.
+
+        ``bound_s`` is the configured bound the message names (``timeout_s`` is what is left
+        of it now).
+        """
+        exporter = self.exporter
+        try:
+            if hasattr(exporter, "at_exit"):
+                exporter.at_exit = True
+            attempts = getattr(exporter, "failed_attempts", None)
+        except Exception:
+            attempts = None
+        outcome = self._shutdown(timeout_s)
+        if outcome is None or outcome[0] <= 0:
+            return
+        lost, finished = outcome
+        try:
+            target = getattr(exporter, "target", None) or type(exporter).__qualname__
+            failure = None
+            if attempts is not None and getattr(exporter, "failed_attempts", None) != attempts:
+                failure = getattr(exporter, "last_failure", None)
+            if failure and finished:
+                why = str(failure)
+            elif failure:
+                why = f"{failure} (exit timeout of {bound_s:g} s reached)"
+            elif not finished:
+                why = f"no answer within the exit timeout of {bound_s:g} s"
+            else:
+                why = "the exporter reported a failure"
+            _warn("codetrace: %s not exported at exit: %s: %s", count_of(lost, "span"), target, why)
         except Exception:
             pass
 
@@ -168,6 +239,7 @@ class BatchSpanProcessor:
         self._stopping = self._shut_down
         self._worker: threading.Thread | None = None
         self._worker_failed = False
+        self._in_flight = 0  # spans taken from the queue and being exported now
 
     def _start_worker(self) -> bool:
         """Start the export thread unless one runs; ``False`` if no thread can be started."""
@@ -227,12 +299,12 @@ class BatchSpanProcessor:
                 if count == 0:
                     return
                 batch = [self._queue.popleft() for _ in range(count)]
+                self._in_flight = count
             budget -= count
             if not self._export(batch) and self._stopping:
                 with self._lock:
-                    abandoned = len(self._queue)
+                    self.failed_spans += len(self._queue)
                     self._queue.clear()
-                self.failed_spans += abandoned
                 return
 
     def _export(self, batch: list[Span]) -> bool:
@@ -241,10 +313,12 @@ class BatchSpanProcessor:
         except Exception as exc:
             delivered = False
             _log_once(f"codetrace: span exporter {self.exporter!r} raised {type(exc).__name__}")
-        if delivered:
-            self.exported_spans += len(batch)
-        else:
-            self.failed_spans += len(batch)
+        with self._lock:  # settled and no longer in flight, in one step (see ``_shutdown``)
+            if delivered:
+                self.exported_spans += len(batch)
+            else:
+                self.failed_spans += len(batch)
+            self._in_flight = 0
         return delivered
 
     def _flush(self, timeout_s: float, *, stop: bool) -> bool:
@@ -299,14 +373,17 @@ def _shutdown_all(deadline: float | None = None) -> None:
 
     Each processor waits at most its own export timeout, and all of them together no longer
     than ``CODETRACE_EXIT_TIMEOUT`` (``_state.exit_deadline``, shared with the pipeline's stop).
+    Each says in one line what it could not deliver.
     """
     from time import monotonic
 
     if deadline is None:
         deadline = exit_deadline()
+    exit_bound = exit_timeout_s()
     for processor in list(_live):
+        own_bound = processor.export_timeout_ms / 1000.0
         left = max(0.0, deadline - monotonic())
-        processor.shutdown(timeout_s=min(processor.export_timeout_ms / 1000.0, left))
+        processor._shutdown_at_exit(min(own_bound, left), min(own_bound, exit_bound))
 
 
 def _reinit_in_child() -> None:
@@ -334,6 +411,11 @@ def _setting(explicit: float | None, env_name: str, default: int) -> float:
         return default
     raw = os.environ.get(env_name)
     return read_number(raw, default, what=env_name, positive=True, channel=LOG_CHANNEL)
+
+
+def _warn(message: str, *args: object) -> None:
+    """Log at WARNING on the ``codetrace.runtime.batch`` logger."""
+    _log_warn(message, *args, channel=LOG_CHANNEL)
 
 
 def _log_once(message: str) -> None:

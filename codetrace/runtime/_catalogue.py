@@ -13,9 +13,22 @@ This module imports nothing, so the engine can import it (to validate the ``adap
 """
 
 ADAPTERS: dict[str, str] = {
+    "asyncpg.connect": "codetrace.runtime._asyncpg",
+    "asyncpg.pool": "codetrace.runtime._asyncpg",
     "flask_sqlalchemy.extension": "codetrace.runtime._flask_sqlalchemy",
     "httpx.client": "codetrace.runtime._httpx_client",
     "httpx.send": "codetrace.runtime._httpx",
+    "mysqlclient.connect": "codetrace.runtime._mysqldb",
+    "mysqlclient.query": "codetrace.runtime._mysqldb",
+    "mysqlclient.transaction": "codetrace.runtime._mysqldb",
+    "psycopg.connect": "codetrace.runtime._psycopg",
+    "psycopg.pool": "codetrace.runtime._psycopg",
+    "psycopg2.connect": "codetrace.runtime._psycopg2",
+    "psycopg2.pool": "codetrace.runtime._psycopg2",
+    "pymongo.client": "codetrace.runtime._pymongo",
+    "pymysql.connect": "codetrace.runtime._pymysql",
+    "pymysql.query": "codetrace.runtime._pymysql",
+    "pymysql.transaction": "codetrace.runtime._pymysql",
     "redis.client": "codetrace.runtime._redis",
     "redis.factory": "codetrace.runtime._redis",
     "requests.send": "codetrace.runtime._requests",

@@ -45,6 +45,10 @@ MAX_CLASSES = 1024
 _classes: dict[tuple[type, str], type] = {}
 _refused: dict[tuple[type, str], bool] = {}
 _ALLOWED_METACLASSES = ("type", "ABCMeta", "_ProtocolMeta")
+_LIBRARY_METACLASSES = frozenset({("asyncpg.connection", "ConnectionMeta")})
+"""Libraries' own metaclasses known to run no code when a class is made: asyncpg's
+``ConnectionMeta`` defines ``__instancecheck__`` alone (``connection_class=`` subclasses are
+asyncpg's documented way to extend a connection)."""
 
 
 def built_traced(callee: object, args: tuple[Any, ...]) -> bool:
@@ -66,7 +70,10 @@ def is_class(value: object) -> bool:
 
 
 def _acceptable(cls: type) -> bool:
-    if type(cls).__name__ not in _ALLOWED_METACLASSES or type(cls).__module__ not in (
+    meta = type(cls)
+    if (meta.__module__, meta.__name__) in _LIBRARY_METACLASSES:
+        pass
+    elif meta.__name__ not in _ALLOWED_METACLASSES or meta.__module__ not in (
         "builtins",
         "abc",
         "typing",

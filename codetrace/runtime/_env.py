@@ -18,6 +18,16 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
 
+class ConfigError(ValueError):
+    """A setting a component cannot start with (a certificate file that cannot be read).
+
+    Its message is the whole story for one log line: the variable, its value, what is wrong
+    and what is off because of it. Whoever builds components from the environment (``_setup``)
+    logs it without a traceback and goes on without the component; code that builds the
+    component itself gets the exception, as with any bad argument.
+    """
+
+
 def env_value(name: str) -> str | None:
     """The variable ``name``, stripped; ``None`` when unset or blank."""
     value = os.environ.get(name, "").strip()

@@ -3,44 +3,53 @@
 * :class:`InMemorySpanExporter` is the test double shipped with the library: configure it, run
   the code, read ``get_finished_spans()``. ``shutdown()`` does not stop it from collecting, so a
   test can reconfigure the runtime with the same instance.
-* :class:`ConsoleSpanExporter` writes one readable line per span to ``sys.stderr`` (looked up at
-  each export, so redirected or captured stderr works).
-* :class:`JsonLinesSpanExporter` appends one JSON object per span to ``CODETRACE_JSONL_PATH``
-  (default ``codetrace-spans.jsonl``): hex ids (``trace_id`` 32 chars, ``span_id`` and
-  ``parent_span_id`` 16 or ``null``), ``kind`` as text, OTLP-style times, status, events and
-  the resource. The file is opened in append mode on first export and flushed after every
-  write; a path that cannot be written is counted in ``write_errors`` and logged once, never
-  raised.
+* :class:`ConsoleSpanExporter` (``_console``) prints each finished trace as a tree to
+  ``sys.stderr``: start offsets, durations, a waterfall bar, name, kind, status and key
+  attributes, for people to read.
+* :class:`JsonLinesSpanExporter` appends OTLP JSON to ``CODETRACE_JSONL_PATH`` (default
+  ``codetrace-spans.jsonl``): one ``ExportTraceServiceRequest`` per line (``resourceSpans`` →
+  ``scopeSpans`` → ``spans``, hex ids, times as decimal strings, ``kind`` as a number,
+  attributes as ``{"key", "value": {"stringValue"|"intValue"|...}}``), the encoding of the
+  OTLP/HTTP exporter (``_otlp._json``), so it is what the OpenTelemetry Collector's ``file``
+  exporter writes and its ``otlpjsonfile`` receiver reads. Each export (one span, under the
+  simple processor) is one line, with the resource (``OTEL_SERVICE_NAME``,
+  ``OTEL_RESOURCE_ATTRIBUTES``) and the ``codetrace`` scope. The file is opened in append mode
+  on first export and flushed after every line; a path that cannot be written is counted in
+  ``write_errors`` and logged once, never raised. ``_otlp._json_records.read_json_lines``
+  reads the file back as flat span records.
 
-:mod:`json` is imported when a JSON-lines exporter is created, not when the runtime is imported,
-and not when it exports either: a batch processor's background thread runs ``export``, and a
-module that thread is importing at the instant another thread forks stays locked in the child.
+The encoder (and :mod:`json`) is imported when a JSON-lines exporter is created, not when the
+runtime is imported, and not when it exports either: a batch processor's background thread runs
+``export``, and a module that thread is importing at the instant another thread forks stays
+locked in the child.
 
 The console and JSON-lines exporters are fork-safe (``_fork``): a fork waits (a bounded time)
-until no thread is half-way through writing a span, so the child never writes the rest of a
-line a second time, and the child gets a fresh lock, since the parent's may be held by a thread
-that does not exist there. The JSON-lines file is reopened in the child rather than shared
-through the parent's file object.
+until no thread is half-way through writing, so the child never writes the rest of a line a
+second time, and the child gets a fresh lock, since the parent's may be held by a thread that
+does not exist there. The JSON-lines file is reopened in the child rather than shared through
+the parent's file object.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 
+from ._console import ConsoleSpanExporter
 from ._fork import LockedAcrossFork
 from ._log import warn_once
 from ._resource import resource_attributes
-from ._values import KIND_NAMES, STATUS_NAMES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from typing import IO, Any
+    from typing import IO
 
     from ._span import Span
 
+__all__ = ["ConsoleSpanExporter", "InMemorySpanExporter", "JsonLinesSpanExporter"]
+
 DEFAULT_JSONL_PATH = "codetrace-spans.jsonl"
+JSONL_PATH_ENV = "CODETRACE_JSONL_PATH"
 
 
 class InMemorySpanExporter:
@@ -66,117 +75,39 @@ class InMemorySpanExporter:
         return None
 
 
-def _hex_or_none(value: int, width: int) -> str | None:
-    return format(value, f"0{width}x") if value else None
-
-
-def span_to_dict(span: Span, resource: dict[str, str]) -> dict[str, Any]:
-    """The JSON-lines record of ``span`` (field names are part of the file format)."""
-    return {
-        "trace_id": format(span.trace_id, "032x"),
-        "span_id": format(span.span_id, "016x"),
-        "parent_span_id": _hex_or_none(span.parent_id, 16),
-        "name": span.name,
-        "kind": KIND_NAMES.get(span.kind, "INTERNAL"),
-        "start_time_unix_nano": span.start_ns,
-        "end_time_unix_nano": span.end_ns,
-        "attributes": dict(span.attributes),
-        "status": {
-            "code": STATUS_NAMES.get(span.status_code, "UNSET"),
-            "message": span.status_message,
-        },
-        "events": [
-            {
-                "name": event.name,
-                "time_unix_nano": event.time_ns,
-                "attributes": dict(event.attributes),
-            }
-            for event in span.events
-        ],
-        "resource": resource,
-    }
-
-
-def format_console_line(span: Span) -> str:
-    """One human-readable line for ``span``."""
-    duration_ms = (span.end_ns - span.start_ns) / 1e6 if span.end_ns else 0.0
-    parent = format(span.parent_id, "016x") if span.parent_id else "-"
-    parts = [
-        f"codetrace: {span.name}",
-        KIND_NAMES.get(span.kind, "INTERNAL"),
-        f"{duration_ms:.3f}ms",
-        f"trace_id={span.trace_id:032x}",
-        f"span_id={span.span_id:016x}",
-        f"parent_id={parent}",
-    ]
-    if span.status_code:
-        status = STATUS_NAMES.get(span.status_code, "UNSET")
-        message = f"({span.status_message!r})" if span.status_message else ""
-        parts.append(f"status={status}{message}")
-    parts.extend(f"{key}={value!r}" for key, value in span.attributes.items())
-    if span.events:
-        parts.append("events=" + ",".join(event.name for event in span.events))
-    return " ".join(parts)
-
-
-class ConsoleSpanExporter(LockedAcrossFork):
-    """Write one line per span to ``stream`` (default: the ``sys.stderr`` of the moment)."""
-
-    def __init__(self, stream: IO[str] | None = None) -> None:
-        self._stream = stream
-        self._init_fork_lock()
-
-    def export(self, spans: Sequence[Span]) -> bool:
-        text = "".join(format_console_line(span) + "\n" for span in spans)
-        stream = self._stream if self._stream is not None else sys.stderr
-        if stream is None:  # pythonw, daemons: nowhere to write, nothing to report
-            return True
-        with self._lock:
-            stream.write(text)
-            stream.flush()
-        return True
-
-    def shutdown(self) -> None:
-        return None
-
-
 class JsonLinesSpanExporter(LockedAcrossFork):
-    """Append one JSON object per span to a file (see the module docstring for the fields)."""
+    """Append one OTLP JSON ``ExportTraceServiceRequest`` per export to a file (see the module
+    docstring)."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        import json  # here, not in export(): see the module docstring
+        from ._otlp._json import json_text  # here, not in export(): see the module docstring
 
         if path is None:
-            path = os.environ.get("CODETRACE_JSONL_PATH") or DEFAULT_JSONL_PATH
+            path = os.environ.get(JSONL_PATH_ENV) or DEFAULT_JSONL_PATH
         self.path = os.fspath(path)
         self.write_errors = 0
         self._file: IO[str] | None = None
-        self._dumps = json.dumps
+        self._encode = json_text
         # The resource is read here for the same reason: reading it may import (a malformed
         # OTEL_RESOURCE_ATTRIBUTES is logged, a percent-encoded one decoded with urllib.parse).
         self._resource = resource_attributes()
         self._init_fork_lock()
 
     def export(self, spans: Sequence[Span]) -> bool:
-        resource = self._resource
-        dumps = self._dumps
+        if not spans:
+            return True
         try:
-            text = "".join(
-                dumps(
-                    span_to_dict(span, resource),
-                    separators=(",", ":"),
-                    ensure_ascii=False,
-                    default=str,
-                )
-                + "\n"
-                for span in spans
-            )
+            text = self._encode(spans, self._resource) + "\n"
         except (TypeError, ValueError) as exc:  # pragma: no cover - attributes are cleaned
             return self._failed(exc)
         with self._lock:
             try:
                 if self._file is None:
-                    self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+                    # errors="replace": a lone surrogate (os.fsdecode makes them) becomes "?",
+                    # as in the OTLP/HTTP exporter, instead of costing the line.
+                    self._file = open(  # noqa: SIM115
+                        self.path, "a", encoding="utf-8", errors="replace"
+                    )
                 self._file.write(text)
                 self._file.flush()
                 return True

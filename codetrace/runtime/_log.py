@@ -5,10 +5,14 @@ that meets an object it does not understand, a malformed ``OTEL_*`` variable: no
 stop the application, and none may flood its logs either. Every module of the runtime reports
 through this one: :func:`warn_once` logs each distinct problem (a *key*) once at WARNING;
 :func:`warn` and :func:`debug` are for callers that count repeats themselves (the OTLP exporter
-logs its first failure at WARNING and the others at DEBUG).
+logs the first failure of each kind at WARNING and the others at DEBUG; the batch processor
+says once per process exit how many spans it could not deliver).
 
 Loggers: ``codetrace.runtime``, or a child of it for a *channel* (``codetrace.runtime.otlp``,
-``codetrace.runtime.batch``), so an application can silence the exporter alone.
+``codetrace.runtime.batch``), so an application can silence the exporter alone. In an
+application that configures no logging, :mod:`logging`'s last-resort handler prints WARNING
+records to stderr as their bare message, so every line starts with ``codetrace:`` and says
+what, where and why by itself; a traceback is attached only to report a bug of ours.
 
 :mod:`logging` is imported only when something goes wrong, so a healthy process never pays for
 it at start-up, or when a component that logs from a background thread starts
@@ -68,6 +72,11 @@ def warn(message: str, *args: object, channel: str = "") -> None:
 def debug(message: str, *args: object, channel: str = "") -> None:
     """Log ``message % args`` at DEBUG, every time."""
     _log(10, channel, message, args, None)
+
+
+def count_of(count: int, noun: str) -> str:
+    """``1 span``, ``12 spans``: counts in log lines read as sentences."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def forget() -> None:

@@ -7,14 +7,29 @@ importing the runtime costs no file, socket or thread, and a program that never 
 nothing.
 
 Variables: ``OTEL_SDK_DISABLED`` (``true`` turns everything off), ``OTEL_TRACES_EXPORTER``
-(comma-separated: ``console``, ``jsonl``, ``none`` - the default -, ``otlp`` once the OTLP
-exporter is installed, or any name given to :func:`register_exporter`), ``OTEL_TRACES_SAMPLER``
+(comma-separated: ``console``, ``jsonl``, ``otlp``, ``none``, or any name given to
+:func:`register_exporter`; default below), ``OTEL_EXPORTER_OTLP_ENDPOINT`` and
+``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` (where OTLP goes; either one, non-empty, makes ``otlp``
+the default; the other ``OTEL_EXPORTER_OTLP_*`` variables are the exporter's, see
+``_otlp._http``), ``OTEL_TRACES_SAMPLER``
 and ``OTEL_TRACES_SAMPLER_ARG`` (see ``_sampling``), ``OTEL_PROPAGATORS`` (see
 ``_propagation``), ``OTEL_SERVICE_NAME`` and ``OTEL_RESOURCE_ATTRIBUTES`` (see ``_resource``),
 ``CODETRACE_JSONL_PATH``, ``CODETRACE_BACKEND`` (``auto`` - the default -, ``otel``,
 ``codetrace``: whether spans go through the OpenTelemetry API when it is set up, see
 ``_bridge``), ``CODETRACE_EXIT_TIMEOUT`` (milliseconds, default 3000: the most interpreter exit
 waits for the processors to flush, all together; see :func:`exit_timeout_s`).
+
+Where spans go when ``OTEL_TRACES_EXPORTER`` is unset (or blank): over OTLP if
+``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` or ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set, else nowhere.
+This departs from the specification, whose default is ``otlp`` to ``localhost:4318`` whatever
+else is set, on purpose: instrumented code also runs in developers' unit tests and scripts,
+where no collector listens, and there that default would build an exporter and a thread, try to
+connect, and hold every process's exit for the retries (up to ``CODETRACE_EXIT_TIMEOUT``). With
+nothing configured, nothing is built: no exporter, no connection attempt, no thread, no exit
+delay. Setting an endpoint is what says "a collector is there"; ``OTEL_TRACES_EXPORTER=otlp``
+still means OTLP to the default endpoint, and ``OTEL_TRACES_EXPORTER=none`` means nothing even
+with an endpoint. An exporter whose settings are unusable (a certificate file that cannot be
+read: ``_env.ConfigError``) is left out with one log line naming the variable, no traceback.
 
 This module assembles: it builds exporters, processors, the sampler and the bridge, installs
 the result in ``_state.settings`` (which everything else reads), and owns interpreter exit:
@@ -43,9 +58,10 @@ import sys
 from _thread import RLock
 
 from . import _log, _resource
-from ._env import env_choice, env_value, split_names
+from ._env import ConfigError, env_choice, env_value, split_names
 from ._exporters import ConsoleSpanExporter, JsonLinesSpanExporter
 from ._fork import register as register_for_fork
+from ._limits import with_span_limits
 from ._log import warn_once
 from ._processors import SimpleSpanProcessor
 from ._sampling import make_sampler
@@ -102,10 +118,22 @@ def processor_for(exporter: SpanExporter, kind: str) -> SpanProcessor:
     return SimpleSpanProcessor(exporter)
 
 
+OTLP_ENDPOINT_ENVS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+
+
+def default_exporter() -> str:
+    """``OTEL_TRACES_EXPORTER`` when unset: ``otlp`` if an OTLP endpoint is set, else ``none``.
+
+    The specification's default is ``otlp`` whatever else is set; see the module docstring for
+    why codetrace waits for an endpoint.
+    """
+    return "otlp" if any(env_value(name) for name in OTLP_ENDPOINT_ENVS) else "none"
+
+
 def processors_from_env() -> tuple[SpanProcessor, ...]:
-    """The processors ``OTEL_TRACES_EXPORTER`` asks for (none by default)."""
+    """The processors ``OTEL_TRACES_EXPORTER`` asks for (see :func:`default_exporter`)."""
     processors: list[SpanProcessor] = []
-    for name in split_names(env_value("OTEL_TRACES_EXPORTER") or "none"):
+    for name in split_names(env_value("OTEL_TRACES_EXPORTER") or default_exporter()):
         if name == "none":
             continue
         entry = _EXPORTERS.get(name)
@@ -119,6 +147,8 @@ def processors_from_env() -> tuple[SpanProcessor, ...]:
         factory, kind = entry
         try:
             processors.append(processor_for(factory(), kind))
+        except ConfigError as exc:  # a setting it cannot start with: its message says it all
+            warn_once(f"exporter-config:{name}:{exc}", "codetrace: %s", exc)
         except Exception as exc:
             warn_once(
                 f"exporter-init:{name}",
@@ -141,13 +171,16 @@ def backend_from_env() -> str:
 def new_pipeline(
     processors: tuple[SpanProcessor, ...], sampler: Sampler, bridge: Bridge | None = None
 ) -> Pipeline:
-    """A pipeline; its ``starters`` leave out processors whose ``on_start`` does nothing."""
+    """A pipeline; its ``starters`` leave out processors whose ``on_start`` does nothing.
+
+    Building one that records reads the span limits (``_limits.with_span_limits``).
+    """
     starters = tuple(
         processor
         for processor in processors
         if type(processor).on_start is not SimpleSpanProcessor.on_start
     )
-    return Pipeline(processors, sampler, bridge, starters)
+    return Pipeline(with_span_limits(processors), sampler, bridge, starters)
 
 
 _EMPTY = new_pipeline((), make_sampler("parentbased_always_on"))

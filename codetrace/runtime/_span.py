@@ -14,6 +14,13 @@ Why it looks like this:
 * Nothing here raises into the application: bad attribute values are converted or dropped,
   processor failures are logged once.
 
+* Limits (``_limits``: ``OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT``, ``OTEL_SPAN_EVENT_COUNT_LIMIT``,
+  ``OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT``, ...) are module globals here, rebound when a pipeline is
+  built: counting against a global costs what counting against a constant did, so
+  ``set_attribute`` pays nothing for them. What is over a limit is dropped and counted
+  (``dropped_attributes_count``, ``dropped_events_count``, an event's
+  ``dropped_attributes_count``); value lengths are cut when the span ends (``_limits``).
+
 The fields of a finished span are the seam exporters read: ``_protocols.SpanData`` lists them
 (do not rename them).
 """
@@ -53,7 +60,15 @@ if TYPE_CHECKING:
 
 
 MAX_EVENTS = 128
+"""The default event count limit per span (the OpenTelemetry default)."""
+
+# The limits in force, rebound by ``_limits.install`` when a pipeline is built (never per span).
+attribute_count_limit = MAX_ATTRIBUTES
+"""Attributes kept per span; later new keys are counted as dropped."""
+event_count_limit = MAX_EVENTS
 """Events kept per span; later ones are counted as dropped."""
+event_attribute_count_limit = MAX_ATTRIBUTES
+"""Attributes kept per event; later ones are counted in the event's ``dropped_attributes_count``."""
 
 
 current: ContextVar[Span | None] = ContextVar("codetrace_current_span", default=None)
@@ -84,14 +99,19 @@ def current_span() -> Span | None:
 class Event:
     """A timestamped annotation on a span (``exception`` events carry the exception)."""
 
-    __slots__ = ("attributes", "name", "time_ns")
+    __slots__ = ("attributes", "dropped_attributes_count", "name", "time_ns")
 
     def __init__(
-        self, name: str, time_ns: int, attributes: dict[str, AttributeValue] | None = None
+        self,
+        name: str,
+        time_ns: int,
+        attributes: dict[str, AttributeValue] | None = None,
+        dropped_attributes_count: int = 0,
     ) -> None:
         self.name = name
         self.time_ns = time_ns
         self.attributes: dict[str, AttributeValue] = attributes if attributes is not None else {}
+        self.dropped_attributes_count = dropped_attributes_count
 
     def __repr__(self) -> str:
         return f"Event({self.name!r}, {self.time_ns}, {self.attributes!r})"
@@ -202,7 +222,7 @@ class Span:
         if cleaned is None:
             return
         attributes = self.attributes
-        if len(attributes) >= MAX_ATTRIBUTES and key not in attributes:
+        if len(attributes) >= attribute_count_limit and key not in attributes:
             self.dropped_attributes_count += 1
             return
         attributes[key] = cleaned
@@ -224,17 +244,19 @@ class Span:
         attributes: Mapping[str, object] | None = None,
         timestamp_ns: int | None = None,
     ) -> None:
-        """Add a timestamped event (at most ``MAX_EVENTS`` are kept)."""
+        """Add a timestamped event (at most ``event_count_limit`` are kept, each with at most
+        ``event_attribute_count_limit`` attributes)."""
         if not self._recording:
             return
-        if len(self.events) >= MAX_EVENTS:
+        if len(self.events) >= event_count_limit:
             self.dropped_events_count += 1
             return
         cleaned: dict[str, AttributeValue] = {}
+        dropped = 0
         if attributes:
-            cleaned, _ = clean_attributes(attributes)
+            cleaned, dropped = clean_attributes(attributes, event_attribute_count_limit)
         self.events.append(
-            Event(name, timestamp_ns if timestamp_ns is not None else time_ns(), cleaned)
+            Event(name, timestamp_ns if timestamp_ns is not None else time_ns(), cleaned, dropped)
         )
 
     def record_exception(

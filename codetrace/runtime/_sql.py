@@ -413,6 +413,8 @@ def summarize(tokens: list[Token]) -> str:
                 if i + 1 < len(words) and words[i][1].upper() == "OR":
                     i += 2  # UPDATE OR IGNORE t
                 i = _tables(words, i, parts, listed=False)
+            elif upper == "COPY":  # PostgreSQL's COPY t (...) FROM STDIN: its target
+                i = _tables(words, i, parts, listed=False)
         elif upper == "FROM" and op_depths and op_depths[-1] == depth and previous != "DISTINCT":
             i = _tables(words, i, parts, listed=True)
         elif upper == "JOIN" or upper == "INTO":

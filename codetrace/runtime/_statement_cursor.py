@@ -24,6 +24,15 @@ statement_cursor: ContextVar[object | None] = ContextVar(
 
 
 def covered(callee: object) -> bool:
-    """Whether ``callee`` is a method of the cursor a library-level statement span covers."""
+    """Whether ``callee`` is a method of the cursor a library-level statement span covers.
+
+    Under SQLAlchemy's asyncio dialects (psycopg, asyncpg, aiosqlite, aiomysql) the cursor its
+    events see is its own adapter around the driver's cursor, which it keeps as ``_cursor``:
+    calls on that driver cursor are covered too. (A private attribute, read with a default:
+    a SQLAlchemy that renames it gives two spans per statement, never an error.)
+    """
     cursor = statement_cursor.get()
-    return cursor is not None and getattr(callee, "__self__", None) is cursor
+    if cursor is None:
+        return False
+    owner = getattr(callee, "__self__", None)
+    return owner is cursor or (owner is not None and owner is getattr(cursor, "_cursor", None))

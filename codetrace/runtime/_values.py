@@ -7,7 +7,9 @@ Kinds and status codes are classes of ``int`` constants carrying the OTLP number
 Attributes follow the OpenTelemetry definition: a primitive (``str``, ``bool``, ``int``,
 ``float``) or a list of primitives. :func:`clean_value` turns whatever an application or an
 adapter hands over into one of those (or drops it) without ever raising; :func:`clean_attributes`
-does a whole mapping and applies :data:`MAX_ATTRIBUTES`.
+does a whole mapping and applies the attribute count limit (:data:`span_attribute_count_limit`,
+128 unless ``_limits`` installed another one when the pipeline was built);
+:func:`truncate_value` applies a value length limit.
 """
 
 from __future__ import annotations
@@ -48,7 +50,12 @@ FLAG_RANDOM = 0x02
 
 
 MAX_ATTRIBUTES = 128
-"""Attributes kept per span (and per event); later ones are counted as dropped."""
+"""The default attribute count limit, per span and per event (the OpenTelemetry default)."""
+
+span_attribute_count_limit = MAX_ATTRIBUTES
+"""Attributes :func:`clean_attributes` keeps by default (a span's start attributes): a module
+global, rebound by ``_limits.install`` when a pipeline is built, so the check costs what a
+constant does."""
 
 
 def qualified_name(cls: type) -> str:
@@ -97,8 +104,16 @@ def clean_value(value: object) -> AttributeValue | None:
     return safe_str(value)
 
 
-def clean_attributes(attributes: Mapping[str, object]) -> tuple[dict[str, AttributeValue], int]:
-    """A fresh attribute dict from ``attributes`` (values cleaned) and the count dropped."""
+def clean_attributes(
+    attributes: Mapping[str, object], limit: int | None = None
+) -> tuple[dict[str, AttributeValue], int]:
+    """A fresh attribute dict from ``attributes`` (values cleaned) and the count dropped.
+
+    At most ``limit`` keys are kept (default: :data:`span_attribute_count_limit`), the first
+    ones; the others are counted.
+    """
+    if limit is None:
+        limit = span_attribute_count_limit
     result: dict[str, AttributeValue] = {}
     dropped = 0
     try:
@@ -109,8 +124,23 @@ def clean_attributes(attributes: Mapping[str, object]) -> tuple[dict[str, Attrib
         cleaned = clean_value(value)
         if cleaned is None or not isinstance(key, str):
             continue
-        if len(result) >= MAX_ATTRIBUTES and key not in result:
+        if len(result) >= limit and key not in result:
             dropped += 1
             continue
         result[key] = cleaned
     return result, dropped
+
+
+def truncate_value(value: AttributeValue, length: int) -> AttributeValue:
+    """``value`` with every string in it cut to ``length`` characters (the OpenTelemetry value
+    length limit: strings, and each string of a list; other types are left alone).
+
+    Returns ``value`` itself when nothing is cut, so a caller can tell by identity.
+    """
+    if type(value) is str:
+        return value[:length] if len(value) > length else value
+    if type(value) is list and any(type(item) is str and len(item) > length for item in value):
+        return [
+            item[:length] if type(item) is str and len(item) > length else item for item in value
+        ]
+    return value

@@ -154,7 +154,8 @@ class Scenario:
         scenario = self
 
         class FileExporter:
-            """An SDK exporter writing JSON lines; stalls once in the parent, like SlowExporter."""
+            """An SDK exporter writing OTLP JSON lines (the few fields the test reads); stalls
+            once in the parent, like SlowExporter."""
 
             def __init__(self) -> None:
                 self.stall = False
@@ -166,11 +167,17 @@ class Scenario:
                     scenario.forked.wait(3)
                 lines = []
                 for span in spans:
-                    record = {
+                    attributes = [
+                        {"key": key, "value": {"intValue": str(value)}}
+                        for key, value in span.attributes.items()
+                    ]
+                    otlp_span = {
+                        "traceId": format(span.context.trace_id, "032x"),
+                        "spanId": format(span.context.span_id, "016x"),
                         "name": span.name,
-                        "trace_id": format(span.context.trace_id, "032x"),
-                        "attributes": dict(span.attributes),
+                        "attributes": attributes,
                     }
+                    record = {"resourceSpans": [{"scopeSpans": [{"spans": [otlp_span]}]}]}
                     lines.append(json.dumps(record) + "\n")
                 with open(scenario.sink, "a", encoding="utf-8") as file:
                     file.write("".join(lines))
@@ -218,8 +225,11 @@ class Scenario:
 
     def half_write_record(self) -> None:
         trace_id = format(1, "032x")
-        attributes = f'{{"pid":{os.getpid()}}}'
-        record = f'{{"name":"p-stall","trace_id":"{trace_id}","attributes":{attributes}}}'
+        span = (
+            f'{{"traceId":"{trace_id}","spanId":"{1:016x}","name":"p-stall","kind":1,'
+            f'"attributes":[{{"key":"pid","value":{{"intValue":"{os.getpid()}"}}}}]}}'
+        )
+        record = f'{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{span}]}}]}}]}}'
         self.made.append("p-stall")
         with self.exporter._lock:
             self.exporter._file.write(record[:20])

@@ -19,9 +19,22 @@ import codetrace.runtime as rt
 from codetrace.runtime import _catalogue, _traced, hooks
 
 BUILTIN_ADAPTER_NAMES = [
+    "asyncpg.connect",
+    "asyncpg.pool",
     "flask_sqlalchemy.extension",
     "httpx.client",
     "httpx.send",
+    "mysqlclient.connect",
+    "mysqlclient.query",
+    "mysqlclient.transaction",
+    "psycopg.connect",
+    "psycopg.pool",
+    "psycopg2.connect",
+    "psycopg2.pool",
+    "pymongo.client",
+    "pymysql.connect",
+    "pymysql.query",
+    "pymysql.transaction",
     "redis.client",
     "redis.factory",
     "requests.send",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 
 import codetrace.runtime as rt
 from codetrace.runtime import _setup, _state
+from codetrace.runtime._otlp._json_records import read_json_lines
 
 VALID = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
@@ -19,33 +19,31 @@ VALID = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 # -- console ---------------------------------------------------------------------------------------
 
 
-def test_console_writes_one_line_per_span_to_stderr(
+def test_console_writes_a_trace_tree_to_stderr(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "console")
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "shop")
     rt.reset()
     with rt.span("outer") as outer, rt.span("GET", kind=rt.SpanKind.CLIENT) as inner:
-        inner.set_attribute("http.request.method", "GET")
+        inner.set_attribute("url.full", "http://127.0.0.1/x")
     captured = capsys.readouterr()
     assert captured.out == ""
-    lines = captured.err.splitlines()
-    assert len(lines) == 2
-    assert lines[0].startswith("codetrace: GET CLIENT ")
-    assert f"trace_id={inner.trace_id:032x}" in lines[0]
-    assert f"span_id={inner.span_id:016x}" in lines[0]
-    assert f"parent_id={outer.span_id:016x}" in lines[0]
-    assert "ms " in lines[0]
-    assert "http.request.method='GET'" in lines[0]
-    assert "parent_id=-" in lines[1]
+    header, first, second = captured.err.splitlines()
+    assert header.startswith(f"codetrace: trace {outer.trace_id:032x}  service=shop  2 spans  ")
+    assert first.startswith("  +0.000ms  ") and first.endswith("|  outer  INTERNAL")
+    assert "|  └─ GET  CLIENT  url.full=http://127.0.0.1/x" in second
 
 
-def test_console_shows_errors_and_events() -> None:
+def test_console_shows_errors() -> None:
     stream = io.StringIO()
     rt.configure(exporter=rt.ConsoleSpanExporter(stream))
-    with pytest.raises(KeyError), rt.span("x"):
+    with pytest.raises(KeyError), rt.span("x") as span:
         raise KeyError("k")
     line = stream.getvalue()
-    assert "status=ERROR" in line and "events=exception" in line
+    assert line.startswith("codetrace: ")
+    assert """  x  INTERNAL ERROR "KeyError: 'k'"  error.type=KeyError  """ in line
+    assert line.endswith(f"  trace={span.trace_id:032x} span={span.span_id:016x}\n")
 
 
 # -- JSON lines ------------------------------------------------------------------------------------
@@ -64,7 +62,7 @@ def test_jsonl_record_fields(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         rt.span("child", attributes={"n": 1, "l": ["a"]}),
     ):
         raise ValueError("bad")
-    records = [json.loads(line) for line in path.read_text().splitlines()]
+    records = read_json_lines(path)
     assert [r["name"] for r in records] == ["child", "server"]
     child, parent = records
     assert parent["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -81,11 +79,12 @@ def test_jsonl_record_fields(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert parent["status"] == {"code": "UNSET", "message": ""}
     assert parent["resource"]["service.name"] == "shop"
     assert parent["resource"]["telemetry.sdk.name"] == "codetrace"
+    assert parent["scope"]["name"] == "codetrace"
 
 
-def test_jsonl_root_has_null_parent_and_appends(tmp_path: Path) -> None:
+def test_jsonl_root_has_no_parent_and_appends(tmp_path: Path) -> None:
     path = tmp_path / "spans.jsonl"
-    path.write_text('{"existing": true}\n')
+    path.write_text("\n")
     rt.configure(exporter=rt.JsonLinesSpanExporter(path))
     with rt.span("root"):
         pass
@@ -94,9 +93,10 @@ def test_jsonl_root_has_null_parent_and_appends(tmp_path: Path) -> None:
     with rt.span("again"):
         pass
     lines = path.read_text().splitlines()
-    assert json.loads(lines[0]) == {"existing": True}
-    assert json.loads(lines[1])["parent_span_id"] is None
-    assert [json.loads(line)["name"] for line in lines[1:]] == ["root", "again"]
+    assert lines[0] == ""
+    assert "parentSpanId" not in lines[1]
+    assert [r["name"] for r in read_json_lines(path)] == ["root", "again"]
+    assert [r["parent_span_id"] for r in read_json_lines(path)] == [None, None]
 
 
 def test_jsonl_default_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -115,7 +115,7 @@ def test_jsonl_is_flushed_after_each_span(tmp_path: Path) -> None:
     with rt.span("x"):
         pass
     # read while the exporter still holds the file open
-    assert json.loads(path.read_text())["name"] == "x"
+    assert [r["name"] for r in read_json_lines(path)] == ["x"]
 
 
 def test_jsonl_unwritable_path_is_counted_and_logged_once(
@@ -139,7 +139,8 @@ def test_jsonl_writes_utf8_text(tmp_path: Path) -> None:
     rt.configure(exporter=rt.JsonLinesSpanExporter(path))
     with rt.span("café", attributes={"who": "Zoë"}):
         pass
-    record = json.loads(path.read_text(encoding="utf-8"))
+    assert "café" in path.read_text(encoding="utf-8")
+    (record,) = read_json_lines(path)
     assert record["name"] == "café" and record["attributes"]["who"] == "Zoë"
 
 
@@ -412,5 +413,5 @@ def test_jsonl_exporter_is_fork_safe(tmp_path: Path) -> None:
         check=True,
     )
     assert result.stdout.strip() == "0"
-    names = [json.loads(line)["name"] for line in path.read_text().splitlines()]
+    names = [record["name"] for record in read_json_lines(path)]
     assert sorted(names) == ["child", "parent-after", "parent-before"]

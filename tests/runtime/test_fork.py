@@ -31,6 +31,8 @@ from typing import Any
 
 import pytest
 
+from codetrace.runtime._otlp._json_records import span_records
+
 pytestmark = [
     pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork"),
     # Python 3.12+ warns when a process with threads forks; forking one is the point here.
@@ -95,22 +97,29 @@ def otlp_spans(request: dict[str, Any]) -> Iterator[Exported]:
 
 
 def file_spans(path: Path, kind: str) -> list[Exported]:
-    """The spans in a JSON-lines or console sink; a line that is not a whole span fails."""
+    """The spans in a JSON-lines or console sink; a line that is not whole fails.
+
+    Every span of the scenario is a root, so the console prints each on one line
+    (``codetrace: DURATION  NAME  KIND  pid=N  trace=... span=...``); a JSON line is an OTLP
+    request with one span or, from a batch processor, several.
+    """
     if not path.exists():
         return []
     spans = []
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
             if kind == "console":
-                words = line.split(" ")
+                words = line.split()
                 fields = dict(word.split("=", 1) for word in words if "=" in word)
                 assert words[0] == "codetrace:"
-                spans.append(Exported(words[1], fields["trace_id"], int(fields["pid"])))
+                spans.append(Exported(words[2], fields["trace"], int(fields["pid"])))
             else:
-                record = json.loads(line)
-                pid = record["attributes"].get("pid")
-                spans.append(Exported(record["name"], record["trace_id"], pid))
-        except (AssertionError, ValueError, KeyError, IndexError):
+                records = span_records(json.loads(line))
+                assert records
+                for record in records:
+                    pid = record["attributes"].get("pid")
+                    spans.append(Exported(record["name"], record["trace_id"], pid))
+        except (AssertionError, ValueError, KeyError, IndexError, TypeError, AttributeError):
             pytest.fail(f"a broken line in the sink (written twice, or half): {line!r}")
     return spans
 

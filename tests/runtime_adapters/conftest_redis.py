@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from server_process import free_port, stop
 
 START_TIMEOUT_S = 10.0
 
@@ -34,12 +35,6 @@ class RedisServer:
     @property
     def url(self) -> str:
         return f"redis://{self.host}:{self.port}/0"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _answers_ping(port: int) -> bool:
@@ -64,7 +59,7 @@ def start_redis(
             "redis-server is not on PATH: install it (`apt-get install -y redis-server`) or set "
             "CODETRACE_SKIP_SERVERS=1 to skip the tests that need a real Redis"
         )
-    port = _free_port()
+    port = free_port()
     unix_socket = str(directory / "redis.sock")
     process = subprocess.Popen(
         [binary, *([str(config)] if config is not None else []), "--port", str(port),
@@ -79,16 +74,6 @@ def start_redis(
             pytest.fail(f"redis-server did not answer PING on port {port} in {START_TIMEOUT_S} s")
         time.sleep(0.02)
     return process, RedisServer("127.0.0.1", port, unix_socket)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ import pytest
 from typer.testing import CliRunner
 
 from codetrace.cli import app
+from codetrace.runtime._otlp._json_records import read_json_lines
 from codetrace.runtime._sql import analyse
 
 pytest.importorskip("sqlalchemy")
@@ -95,7 +96,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "source": (out / "shop.py").read_text(),
         "outputs": (otel_output, ours_output),
         "otel": _spans(root / "otel.jsonl"),
-        "ours": _spans(root / "ours.jsonl"),
+        "ours": read_json_lines(root / "ours.jsonl"),
         "directories": (str(otel_dir), str(ours_dir)),
     }
 

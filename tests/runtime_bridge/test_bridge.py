@@ -16,6 +16,8 @@ pytest.importorskip("opentelemetry.sdk.trace")
 
 from bridge_support import by_name, run_script, spans_of
 
+from codetrace.runtime._otlp._json_records import read_json_lines
+
 
 def assert_child(child: dict[str, Any], parent: dict[str, Any]) -> None:
     assert child["trace_id"] == parent["trace_id"], (child["name"], parent["name"])
@@ -560,7 +562,7 @@ def test_backend_codetrace_keeps_codetrace_pipeline_despite_the_sdk(tmp_path: An
         )
     )
     assert list(spans) == ["handwritten"]
-    (record,) = (json.loads(line) for line in path.read_text().splitlines())
+    (record,) = read_json_lines(path)
     assert record["name"] == "codetrace"
     assert record["parent_span_id"] is None  # two separate worlds
 
@@ -583,7 +585,7 @@ def test_auto_without_a_provider_never_imports_opentelemetry(tmp_path: Any) -> N
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
-    assert json.loads(path.read_text())["name"] == "codetrace"
+    assert [record["name"] for record in read_json_lines(path)] == ["codetrace"]
 
 
 def test_auto_with_the_api_imported_but_no_provider_keeps_codetrace(tmp_path: Any) -> None:
@@ -600,7 +602,7 @@ def test_auto_with_the_api_imported_but_no_provider_keeps_codetrace(tmp_path: An
         CODETRACE_JSONL_PATH=str(path),
     )
     assert result.returncode == 0, result.stderr
-    assert json.loads(path.read_text())["name"] == "codetrace"
+    assert [record["name"] for record in read_json_lines(path)] == ["codetrace"]
 
 
 def test_backend_otel_follows_a_provider_installed_later() -> None:
@@ -744,7 +746,7 @@ def test_a_failing_api_falls_back_to_codetrace_with_one_log(tmp_path: Any) -> No
     assert result.stderr == ""
     (record,) = json.loads(result.stdout)
     assert "OpenTelemetry API failed" in record
-    names = [json.loads(line)["name"] for line in path.read_text().splitlines()]
+    names = [record["name"] for record in read_json_lines(path)]
     assert names == ["myapp.first", "later", "later", "later"]
 
 

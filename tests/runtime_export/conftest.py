@@ -12,6 +12,8 @@ import base64
 import gzip
 import http.server
 import socket
+import ssl
+import sys
 import threading
 import time
 from collections import deque
@@ -65,10 +67,15 @@ class Recorded:
 
 
 class Collector:
-    """A scripted OTLP/HTTP collector. ``script`` holds (status, headers) answers, then 200."""
+    """A scripted OTLP/HTTP collector. ``script`` holds (status, headers) answers, then 200.
 
-    def __init__(self) -> None:
+    With ``tls`` (a server-side ``ssl.SSLContext``) it serves HTTPS; each connection's
+    handshake runs on its own thread, and a failed one is recorded in ``tls_errors``.
+    """
+
+    def __init__(self, *, tls: ssl.SSLContext | None = None) -> None:
         self.requests: list[Recorded] = []
+        self.tls_errors: list[BaseException] = []
         self.script: deque[tuple[int, dict[str, str]]] = deque()
         self.hang = threading.Event()  # when set, requests are read but never answered
         self._release = threading.Event()
@@ -109,9 +116,28 @@ class Collector:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class TLSServer(http.server.ThreadingHTTPServer):
+            def finish_request(self, request: Any, client_address: Any) -> None:
+                assert tls is not None
+                request.settimeout(10)  # a client that never completes the handshake
+                try:
+                    request = tls.wrap_socket(request, server_side=True)
+                except OSError as exc:  # the handshake failed: the client is refused
+                    collector.tls_errors.append(exc)
+                    return
+                try:
+                    super().finish_request(request, client_address)
+                finally:
+                    request.close()
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                collector.tls_errors.append(sys.exc_info()[1] or RuntimeError("?"))
+
+        server_class = TLSServer if tls is not None else http.server.ThreadingHTTPServer
+        self.server = server_class(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
-        self.base_url = f"http://127.0.0.1:{self.port}"
+        scheme = "https" if tls is not None else "http"
+        self.base_url = f"{scheme}://127.0.0.1:{self.port}"
         self.traces_url = self.base_url + "/v1/traces"
         self._thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -137,6 +163,12 @@ def collector() -> Iterator[Collector]:
         yield c
     finally:
         c.close()
+
+
+@pytest.fixture
+def collector_cls() -> type[Collector]:
+    """The class, for a test that builds its own (``Collector(tls=...)``)."""
+    return Collector
 
 
 @pytest.fixture

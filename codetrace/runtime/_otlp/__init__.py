@@ -8,8 +8,9 @@ exporting on the batch processor's thread (see ``_http``: an import in progress 
 at a fork deadlocks the child).
 
 The runtime's ``otlp`` exporter name (``_setup``) calls :func:`create_otlp_exporter_from_env`
-the first time ``OTEL_TRACES_EXPORTER`` asks for ``otlp``, with the batch processor in front:
-a network exporter must never run on the application's thread. This package imports nothing of
+the first time ``OTEL_TRACES_EXPORTER`` asks for ``otlp`` (or, with that variable unset, an
+``OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT`` is set), with the batch processor in front: a network
+exporter must never run on the application's thread. This package imports nothing of
 the runtime above it. The encoders read spans through ``_protocols.SpanData``.
 """
 
@@ -42,7 +43,8 @@ def create_otlp_exporter_from_env(*, resource: Attributes | None = None) -> OTLP
     """The ``otlp`` entry of the exporter registry: an exporter configured by ``OTEL_*``.
 
     Without ``resource`` the exporter uses the runtime's (``OTEL_SERVICE_NAME``,
-    ``OTEL_RESOURCE_ATTRIBUTES``).
+    ``OTEL_RESOURCE_ATTRIBUTES``). Raises ``ConfigError`` when a TLS file named by a variable
+    cannot be used.
     """
     from ._http import OTLPSpanExporter
 

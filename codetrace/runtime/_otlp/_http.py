@@ -2,13 +2,33 @@
 
 It runs on the batch processor's background thread, never on the application's, and it never
 raises: every outcome is a ``bool`` plus counters (``exported_spans``, ``dropped_spans``,
-``failed_exports``), and the first failure is logged once at WARNING (later ones at DEBUG) so a
-collector that is down for a day does not fill the application's log.
+``failed_exports``, ``failed_attempts``). The first failure of each kind (connection refused,
+HTTP 503, HTTP 400, a TLS certificate the exporter does not trust, ...) is logged once at
+WARNING, in one line that says how many spans, where, and why; later ones are counted and
+logged at DEBUG, so a collector that is down for a day does not fill the application's log
+(OpenTelemetry's SDK logs every failed batch). When the process is leaving, the batch
+processor sets ``at_exit`` and says what was lost in one line of its own (see ``_batch``).
 
 Retries follow the OTLP/HTTP specification: 429, 502, 503 and 504 and connection-level errors
 are retried with exponential backoff and jitter, honouring ``Retry-After``; every other status
 is final (a 400 will not get better by resending the same bytes). All attempts and the waits
 between them fit in one overall ``timeout_s``, so a flush at exit has a known upper bound.
+At exit a refused connection is not retried: nothing listens, and waiting for it would only
+hold the process (a developer whose collector is not running would wait on every run).
+
+TLS: an ``https://`` endpoint is verified against the system's trust store, or against the CA
+bundle in ``OTEL_EXPORTER_OTLP_[TRACES_]CERTIFICATE``;
+``OTEL_EXPORTER_OTLP_[TRACES_]CLIENT_CERTIFICATE`` and ``OTEL_EXPORTER_OTLP_[TRACES_]CLIENT_KEY``
+(PEM files) give the client certificate for mutual TLS. Each option's signal-specific variable
+wins over the general one. The files are read when the exporter is made (with the context
+built once, on that thread): one that cannot be used is a ``ConfigError`` naming the variable
+and the file, which the runtime logs as one line and then exports nothing, the application
+unaffected. A password-protected key is refused rather than prompted for on the terminal.
+``OTEL_EXPORTER_OTLP_[TRACES_]INSECURE`` applies to OTLP/gRPC only: over HTTP the endpoint's
+scheme decides (``http://`` plain, ``https://`` verified), as the specification says, so it is
+read only to say, once, that it changes nothing for an ``https://`` endpoint; TLS files next to
+an ``http://`` endpoint are likewise said to be unused. A failed handshake is logged with the
+setting that would fix it (a private CA, a client certificate).
 
 Everything an export needs is imported with this module, on the thread that creates the
 exporter, never during an export on the batch processor's thread: a module that thread is
@@ -20,6 +40,19 @@ needed, never by ``import codetrace.runtime``, which does not import this module
 
 In a forked child the exporter starts over (``_fork``): a fresh retry-wait event and a fresh
 opener. urllib opens one connection per request, so no connection is shared with the parent.
+
+Variables read here, each ``TRACES_`` one winning over the general one beside it (the names are
+built by ``_traces_names``, so they are spelled out here): ``OTEL_EXPORTER_OTLP_ENDPOINT``,
+``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``, ``OTEL_EXPORTER_OTLP_HEADERS``,
+``OTEL_EXPORTER_OTLP_TRACES_HEADERS``, ``OTEL_EXPORTER_OTLP_PROTOCOL``,
+``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL``, ``OTEL_EXPORTER_OTLP_TIMEOUT``,
+``OTEL_EXPORTER_OTLP_TRACES_TIMEOUT``, ``OTEL_EXPORTER_OTLP_COMPRESSION``,
+``OTEL_EXPORTER_OTLP_TRACES_COMPRESSION``, ``OTEL_EXPORTER_OTLP_CERTIFICATE``,
+``OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE``, ``OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE``,
+``OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE``, ``OTEL_EXPORTER_OTLP_CLIENT_KEY``,
+``OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY``, ``OTEL_EXPORTER_OTLP_INSECURE``,
+``OTEL_EXPORTER_OTLP_TRACES_INSECURE`` (and, through ``_resource``, ``OTEL_SERVICE_NAME`` and
+``OTEL_RESOURCE_ATTRIBUTES``).
 """
 
 from __future__ import annotations
@@ -30,14 +63,17 @@ import datetime
 import gzip
 import http.client
 import random
+import socket
+import ssl
 import threading
 import time
 import urllib.error
 import urllib.request
 from email.utils import parsedate_to_datetime
 
-from .._env import env_value, parse_key_values, read_number
+from .._env import ConfigError, env_flag, env_value, parse_key_values, read_number
 from .._fork import register as register_for_fork
+from .._log import count_of
 from .._log import debug as _debug
 from .._log import warn as _warn
 from .._version import __version__
@@ -88,6 +124,16 @@ class OTLPSpanExporter:
     - ``compression``: ``"gzip"`` or ``"none"``; else ``OTEL_EXPORTER_OTLP[_TRACES]_COMPRESSION``.
     - ``resource``: the resource attributes sent with every batch; else the runtime's resource
       (``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``, ``telemetry.sdk.*``).
+    - ``certificate_file``: PEM CA bundle that verifies an ``https://`` collector; else
+      ``OTEL_EXPORTER_OTLP[_TRACES]_CERTIFICATE``, else the system's trust store.
+    - ``client_certificate_file``, ``client_key_file``: PEM client certificate (it may hold the
+      key too) and key for mutual TLS; else ``OTEL_EXPORTER_OTLP[_TRACES]_CLIENT_CERTIFICATE``
+      and ``OTEL_EXPORTER_OTLP[_TRACES]_CLIENT_KEY``.
+
+    Raises ``ConfigError`` when a TLS file cannot be used (the message names the setting and
+    the file). What the batch processor reads when the process leaves: ``target`` (where spans
+    go, without credentials), ``failed_attempts`` and ``last_failure`` (why the latest attempt
+    failed); it sets ``at_exit``.
     """
 
     #: First retry delay; doubled on each further retry (with jitter), capped by ``max_backoff_s``.
@@ -105,8 +151,15 @@ class OTLPSpanExporter:
         resource: Attributes | None = None,
         scope_name: str = "codetrace",
         scope_version: str = __version__,
+        certificate_file: str | None = None,
+        client_certificate_file: str | None = None,
+        client_key_file: str | None = None,
     ) -> None:
         self.endpoint = endpoint if endpoint is not None else _endpoint_from_env()
+        tls = _TLSSettings(certificate_file, client_certificate_file, client_key_file)
+        self._tls = tls.context_for(self.endpoint)
+        self._private_ca = tls.ca is not None
+        self._client_certificate = tls.client_certificate is not None
         self.protocol = _protocol(protocol)
         self.timeout_s = _timeout_s(timeout_s)
         self.compression = _compression(compression)
@@ -118,29 +171,41 @@ class OTLPSpanExporter:
         self.exported_spans = 0
         self.dropped_spans = 0
         self.failed_exports = 0
-        self._warned = False
+        #: Requests that failed, retries included, and why the latest one did (for messages).
+        self.failed_attempts = 0
+        self.last_failure: str | None = None
+        #: Set by the batch processor when the process leaves: it then reports what is lost,
+        #: so failures are not logged here, and a refused connection is not retried.
+        self.at_exit = False
+        self._logged_kinds: set[str] = set()
         self._closed = threading.Event()
-        self._opener = _build_opener()
+        self._opener = _build_opener(self._tls)
         register_for_fork(self)
 
     def __repr__(self) -> str:
-        return f"OTLPSpanExporter(endpoint={_redact(self.endpoint)!r}, protocol={self.protocol!r})"
+        return f"OTLPSpanExporter(endpoint={self.target!r}, protocol={self.protocol!r})"
+
+    @property
+    def target(self) -> str:
+        """Where spans go, for log lines: the endpoint without any ``user:password@``."""
+        return _redact(self.endpoint)
 
     def export(self, spans: Sequence[SpanData]) -> bool:
         """Send one batch; ``True`` when the collector accepted it. Never raises."""
         if not spans:
             return True
         if self._closed.is_set():
-            self._record_failure(len(spans), "exporter is shut down")
+            self._record_failure(len(spans), _Failure("shut down", "the exporter is shut down"))
             return False
         try:
-            reason = self._send(self._encode(spans))
+            failure = self._send(self._encode(spans))
         except Exception as exc:  # never let an exporter bug reach the application
-            reason = f"{type(exc).__name__}: {exc}"
-        if reason is None:
+            failure = _Failure(type(exc).__name__, f"{type(exc).__name__}: {exc}")
+            self._attempt_failed(failure)
+        if failure is None:
             self.exported_spans += len(spans)
             return True
-        self._record_failure(len(spans), reason)
+        self._record_failure(len(spans), failure)
         return False
 
     def shutdown(self) -> None:
@@ -162,7 +227,7 @@ class OTLPSpanExporter:
         if self._closed.is_set():
             closed.set()
         self._closed = closed
-        self._opener = _build_opener()
+        self._opener = _build_opener(self._tls)
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -181,15 +246,13 @@ class OTLPSpanExporter:
             headers["Content-Encoding"] = "gzip"
         return headers
 
-    def _send(self, body: bytes) -> str | None:
-        """POST ``body`` with retries; ``None`` on success, else why it failed."""
+    def _send(self, body: bytes) -> _Failure | None:
+        """POST ``body`` with retries; ``None`` on success, else why the last attempt failed."""
         deadline = time.monotonic() + self.timeout_s
         headers = self._request_headers()
         attempt = 0
         while True:
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return f"timed out after {self.timeout_s:g}s"
             request = urllib.request.Request(
                 self.endpoint, data=body, headers=headers, method="POST"
             )
@@ -199,23 +262,79 @@ class OTLPSpanExporter:
                     response.read(_RESPONSE_READ_LIMIT)
                 return None
             except urllib.error.HTTPError as err:
-                status = err.code
                 if err.headers is not None:
                     retry_after = _retry_after_s(err.headers.get("Retry-After"))
                 _close_quietly(err)
-                reason = f"HTTP {status}"
-                if status not in RETRYABLE_STATUS:
-                    return reason
+                failure = _http_failure(err.code)
             except (OSError, http.client.HTTPException) as err:
                 # Refused, reset, timed out, DNS failure, or the server closed without an answer:
                 # the specification asks for a retry with backoff in all of these cases.
-                reason = _describe(err)
+                failure = self._network_failure(err)
+            self._attempt_failed(failure)
+            if not failure.retry or (self.at_exit and failure.kind == _REFUSED):
+                return failure
             delay = retry_after if retry_after is not None else self._backoff_s(attempt)
             if time.monotonic() + delay >= deadline:
-                return f"{reason}; no time left to retry within {self.timeout_s:g}s"
+                return failure.ended(f"no time left to retry within {self.timeout_s:g} s")
             if self._closed.wait(delay):
-                return f"{reason}; exporter shut down while waiting to retry"
+                return failure.ended("shut down while waiting to retry")
             attempt += 1
+
+    def _network_failure(self, err: BaseException) -> _Failure:
+        """What went wrong below HTTP, in words, with a hint where the fix is a setting."""
+        reason = getattr(err, "reason", None)  # URLError wraps the socket error
+        if isinstance(reason, BaseException):
+            err = reason
+        if isinstance(err, ssl.SSLCertVerificationError):
+            text = f"TLS certificate verify failed: {err.verify_message or err.reason}"
+            if not self._private_ca:
+                text += "; to trust a private CA, set OTEL_EXPORTER_OTLP_CERTIFICATE"
+            return _Failure("tls-verify", text, retry=False)
+        if self._tls is not None and isinstance(
+            err, (ssl.SSLError, ConnectionResetError, BrokenPipeError)
+        ):
+            return self._tls_closed(err)
+        if isinstance(err, ConnectionRefusedError):
+            return _Failure(_REFUSED, "connection refused")
+        if isinstance(err, socket.gaierror):
+            return _Failure("dns", f"cannot resolve the host name ({err.strerror or err})")
+        if isinstance(err, TimeoutError):
+            return _Failure("timeout", f"no answer within {self.timeout_s:g} s")
+        if isinstance(err, http.client.RemoteDisconnected):
+            return _Failure("closed", "the collector closed the connection without answering")
+        if isinstance(err, ConnectionResetError):
+            return _Failure("reset", "connection reset by the collector")
+        if isinstance(err, OSError) and err.strerror:
+            return _Failure(type(err).__name__, f"{err.strerror} ({type(err).__name__})")
+        return _Failure(type(err).__name__, f"{type(err).__name__}: {err}")
+
+    def _tls_closed(self, err: OSError) -> _Failure:
+        """The collector ended a TLS connection: one kind, however it shows.
+
+        A collector that refuses the client's certificate (or its absence) sends an alert and
+        closes; with TLS 1.3 the client has finished its handshake by then, so what it sees
+        depends on timing: the alert, an EOF, a reset or a broken pipe. They are one kind of
+        failure for "log once", and an alert is final (the same certificate will be refused).
+        """
+        if isinstance(err, ssl.SSLError) and "ALERT" in str(err.reason or ""):
+            alert = str(err.reason).lower().replace("_", " ")
+            failure = _Failure(_TLS_CLOSED, f"the collector refused the TLS handshake ({alert})")
+            failure.retry = False
+        elif isinstance(err, http.client.RemoteDisconnected):
+            failure = _Failure(_TLS_CLOSED, "the collector closed the connection without answering")
+        else:
+            detail = err.strerror or str(err) or type(err).__name__
+            failure = _Failure(_TLS_CLOSED, f"the collector closed the TLS connection ({detail})")
+        if not self._client_certificate:
+            failure.text += (
+                "; if it wants a client certificate, set OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE"
+                " and OTEL_EXPORTER_OTLP_CLIENT_KEY"
+            )
+        return failure
+
+    def _attempt_failed(self, failure: _Failure) -> None:
+        self.failed_attempts += 1
+        self.last_failure = failure.text
 
     def _backoff_s(self, attempt: int) -> float:
         """Exponential backoff with "equal jitter": half fixed, half random.
@@ -226,24 +345,62 @@ class OTLPSpanExporter:
         ceiling = min(self.max_backoff_s, self.initial_backoff_s * (1 << min(attempt, 30)))
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
-    def _record_failure(self, count: int, reason: str) -> None:
+    def _record_failure(self, count: int, failure: _Failure) -> None:
+        """Count a failed export; say so once per kind of failure, in one line.
+
+        Not while the process leaves (``at_exit``: the batch processor says what was lost),
+        nor after ``shutdown()`` (the application asked for it).
+        """
         self.dropped_spans += count
         self.failed_exports += 1
-        if not self._warned:
-            self._warned = True
+        first = failure.kind not in self._logged_kinds
+        if first and not self.at_exit and not self._closed.is_set():
+            self._logged_kinds.add(failure.kind)
             warn(
-                "codetrace: could not export %d spans to %s: %s "
-                "(further export failures are logged at DEBUG level)",
-                count,
-                _redact(self.endpoint),
-                reason,
+                "codetrace: could not export %s to %s: %s (will keep trying; further failures "
+                "of this kind are counted, not logged)",
+                count_of(count, "span"),
+                self.target,
+                failure.text,
             )
         else:
-            debug("codetrace: could not export %d spans: %s", count, reason)
+            detail = f" ({failure.detail})" if failure.detail else ""
+            debug(
+                "codetrace: could not export %s to %s: %s%s",
+                count_of(count, "span"),
+                self.target,
+                failure.text,
+                detail,
+            )
 
 
-def _build_opener() -> urllib.request.OpenerDirector:
-    """An opener that does not follow redirects.
+_REFUSED = "connection refused"
+_TLS_CLOSED = "tls-closed"
+
+
+class _Failure:
+    """Why an export failed: ``kind`` groups failures for "log once", ``text`` says it."""
+
+    __slots__ = ("detail", "kind", "retry", "text")
+
+    def __init__(self, kind: str, text: str, *, retry: bool = True, detail: str = "") -> None:
+        self.kind = kind
+        self.text = text
+        self.retry = retry
+        self.detail = detail  # how the retries ended, for the DEBUG line
+
+    def ended(self, detail: str) -> _Failure:
+        return _Failure(self.kind, self.text, retry=self.retry, detail=detail)
+
+
+def _http_failure(status: int) -> _Failure:
+    phrase = http.client.responses.get(status, "")
+    text = f"HTTP {status} {phrase}" if phrase else f"HTTP {status}"
+    return _Failure(f"HTTP {status}", text, retry=status in RETRYABLE_STATUS)
+
+
+def _build_opener(tls: ssl.SSLContext | None) -> urllib.request.OpenerDirector:
+    """An opener that does not follow redirects, with the exporter's TLS context.
 
     urllib would turn a redirected POST into a GET without the body (and carry our headers,
     possibly credentials, to another host); a collector has no reason to redirect, so a 3xx is
@@ -262,7 +419,10 @@ def _build_opener() -> urllib.request.OpenerDirector:
         ) -> urllib.request.Request | None:
             return None
 
-    return urllib.request.build_opener(NoRedirect())
+    handlers: list[urllib.request.BaseHandler] = [NoRedirect()]
+    if tls is not None:
+        handlers.append(urllib.request.HTTPSHandler(context=tls))
+    return urllib.request.build_opener(*handlers)
 
 
 # -- configuration -----------------------------------------------------------------------------
@@ -302,6 +462,134 @@ def _endpoint_from_env() -> str:
         return specific
     base = env_value("OTEL_EXPORTER_OTLP_ENDPOINT") or DEFAULT_ENDPOINT
     return base.rstrip("/") + TRACES_PATH
+
+
+class _TLSSettings:
+    """The TLS files, each from its keyword argument or variable, remembered with its name.
+
+    The name (``OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE``, ``certificate_file``) is what a log
+    line must show, so the user finds the setting to fix.
+    """
+
+    def __init__(
+        self, ca: str | None, client_certificate: str | None, client_key: str | None
+    ) -> None:
+        self.ca = _tls_setting(ca, "certificate_file", "CERTIFICATE")
+        self.client_certificate = _tls_setting(
+            client_certificate, "client_certificate_file", "CLIENT_CERTIFICATE"
+        )
+        self.client_key = _tls_setting(client_key, "client_key_file", "CLIENT_KEY")
+
+    def context_for(self, endpoint: str) -> ssl.SSLContext | None:
+        """The context for ``endpoint``: ``None`` unless it is ``https://``.
+
+        Built once here, on the thread that makes the exporter, so no request loads the trust
+        store again. Raises ``ConfigError`` for a file that cannot be used.
+        """
+        given = [s for s in (self.ca, self.client_certificate, self.client_key) if s is not None]
+        if not endpoint.lower().startswith("https://"):
+            if given:
+                warn(
+                    "codetrace: %s set, but the OTLP endpoint %s is http://: spans are sent "
+                    "without TLS",
+                    " and ".join(name for name, _ in given),
+                    _redact(endpoint),
+                )
+            return None
+        for name in _traces_names("INSECURE"):
+            if env_flag(name):
+                warn(
+                    "codetrace: %s=true applies to OTLP/gRPC only; the OTLP/HTTP endpoint %s is "
+                    "https://, so the collector's certificate is verified",
+                    name,
+                    _redact(endpoint),
+                )
+                break
+        for name, path in given:
+            _check_readable(name, path)
+        try:
+            context = ssl.create_default_context(cafile=self.ca[1] if self.ca else None)
+        except ssl.SSLError as exc:
+            if self.ca is None:  # the system's store: not the user's file to blame
+                raise
+            raise _file_error(self.ca, f"no CA certificate in it, PEM expected ({exc})") from None
+        if self.client_key is not None and self.client_certificate is None:
+            key_name = self.client_key[0]
+            cert_name = key_name.replace("_KEY", "_CERTIFICATE")  # the variable beside it
+            cert_name = cert_name.replace("key_file", "certificate_file")  # or the keyword
+            raise ConfigError(
+                f"{key_name}={self.client_key[1]} is set without {cert_name}: a client key "
+                "needs its certificate; OTLP export is off"
+            )
+        if self.client_certificate is not None:
+            self._load_client_certificate(context)
+        return context
+
+    def _load_client_certificate(self, context: ssl.SSLContext) -> None:
+        assert self.client_certificate is not None
+        cert_name, cert_path = self.client_certificate
+        key_path = self.client_key[1] if self.client_key else None
+
+        def no_password() -> str:
+            raise _EncryptedKey  # OpenSSL would otherwise prompt on the terminal
+
+        try:
+            context.load_cert_chain(cert_path, key_path, password=no_password)
+        except _EncryptedKey:
+            raise _file_error(
+                self.client_key or self.client_certificate,
+                "the private key is encrypted; give a key without a password",
+            ) from None
+        except (ssl.SSLError, OSError) as exc:
+            # Name the file at fault when its contents show it; otherwise both.
+            if "CERTIFICATE-----" not in _head(cert_path):
+                raise _file_error(self.client_certificate, "no PEM certificate in it") from None
+            key = self.client_key or self.client_certificate
+            if "PRIVATE KEY-----" not in _head(key[1]):
+                raise _file_error(key, "no PEM private key in it") from None
+            both = f"{cert_name}={cert_path}"
+            if self.client_key is not None:
+                both += f" and {self.client_key[0]}={self.client_key[1]}"
+            raise ConfigError(
+                f"{both}: not a certificate and its private key ({exc}); OTLP export is off"
+            ) from None
+
+
+class _EncryptedKey(Exception):
+    pass
+
+
+def _tls_setting(explicit: str | None, keyword: str, suffix: str) -> tuple[str, str] | None:
+    """``(name, path)`` of one TLS file: the keyword argument, else the first variable set."""
+    if explicit is not None:
+        return (keyword, explicit)
+    for name in _traces_names(suffix):
+        value = env_value(name)
+        if value:
+            return (name, value)
+    return None
+
+
+def _check_readable(name: str, path: str) -> None:
+    try:
+        with open(path, "rb") as file:
+            file.read(1)
+    except OSError as exc:
+        raise _file_error((name, path), f"cannot read the file ({exc.strerror or exc})") from None
+
+
+def _head(path: str) -> str:
+    """The start of a PEM file, as text (for telling a certificate from a key)."""
+    try:
+        with open(path, "rb") as file:
+            return file.read(1 << 20).decode("ascii", "replace")
+    except OSError:
+        return ""
+
+
+def _file_error(setting: tuple[str, str], problem: str) -> ConfigError:
+    name, path = setting
+    return ConfigError(f"{name}={path}: {problem}; OTLP export is off")
 
 
 def _headers_from_env() -> dict[str, str]:
@@ -383,14 +671,6 @@ def _retry_after_s(value: str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=datetime.timezone.utc)
     return max(0.0, when.timestamp() - time.time())
-
-
-def _describe(err: BaseException) -> str:
-    reason = getattr(err, "reason", None)  # URLError wraps the socket error
-    if isinstance(reason, BaseException):
-        err = reason
-    text = str(err) or type(err).__name__
-    return f"{type(err).__name__}: {text}"
 
 
 def _close_quietly(err: Any) -> None:

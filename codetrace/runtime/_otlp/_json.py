@@ -42,6 +42,18 @@ def encode_json(
     All spans share one resource and one instrumentation scope, which is what a single process
     produces; the request therefore holds one ``ResourceSpans`` with one ``ScopeSpans``.
     """
+    # "replace" turns a lone surrogate (which os.fsdecode can produce) into "?" instead of
+    # failing the whole batch.
+    return json_text(spans, resource, scope_name, scope_version).encode("utf-8", "replace")
+
+
+def json_text(
+    spans: Sequence[SpanData],
+    resource: Attributes,
+    scope_name: str = "codetrace",
+    scope_version: str = __version__,
+) -> str:
+    """:func:`encode_json` as text, on one line (the JSON-lines exporter writes it to a file)."""
     scope: dict[str, Any] = {"name": scope_name}
     if scope_version:
         scope["version"] = scope_version
@@ -53,11 +65,10 @@ def encode_json(
             }
         ]
     }
-    # ensure_ascii=False keeps non-ASCII text compact; "replace" turns a lone surrogate (which
-    # os.fsdecode can produce) into "?" instead of failing the whole batch. allow_nan=False is
-    # a guard: every float went through _double, so a NaN here would be our bug, not valid JSON.
-    text = json.dumps(request, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return text.encode("utf-8", "replace")
+    # ensure_ascii=False keeps non-ASCII text compact (control characters are still escaped, so
+    # the text is one line). allow_nan=False is a guard: every float went through _double, so a
+    # NaN here would be our bug, not valid JSON.
+    return json.dumps(request, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def _span(span: SpanData) -> dict[str, Any]:
@@ -81,7 +92,10 @@ def _span(span: SpanData) -> dict[str, Any]:
     if dropped:
         out["droppedAttributesCount"] = dropped
     if span.events:
-        out["events"] = [_event(e.name, e.time_ns, e.attributes) for e in span.events]
+        out["events"] = [
+            _event(e.name, e.time_ns, e.attributes, getattr(e, "dropped_attributes_count", 0))
+            for e in span.events
+        ]
     dropped = getattr(span, "dropped_events_count", 0)
     if dropped:
         out["droppedEventsCount"] = dropped
@@ -95,10 +109,12 @@ def _span(span: SpanData) -> dict[str, Any]:
     return out
 
 
-def _event(name: str, time_ns: int, attributes: Attributes) -> dict[str, Any]:
+def _event(name: str, time_ns: int, attributes: Attributes, dropped: int = 0) -> dict[str, Any]:
     out: dict[str, Any] = {"timeUnixNano": str(time_ns), "name": name}
     if attributes:
         out["attributes"] = _key_values(attributes)
+    if dropped:
+        out["droppedAttributesCount"] = dropped
     return out
 
 

@@ -90,6 +90,7 @@ def _span(span: SpanData) -> bytearray:
         _fixed64(ev, 1, event.time_ns)
         _string(ev, 2, event.name)
         _key_values(ev, 3, event.attributes)
+        _uint(ev, 4, getattr(event, "dropped_attributes_count", 0))
         _message(out, 11, ev)
     _uint(out, 12, getattr(span, "dropped_events_count", 0))
     if span.status_code or span.status_message:
