@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from codetrace._paths import rules_dir
+
 
 class RuleError(Exception):
     """A rule file problem, with the file and line it was found at."""
@@ -116,16 +118,25 @@ class RuleSet:
         would trace each operation twice and parse a whole library for nothing (SQLAlchemy's 258
         modules took a minute on the large-tree benchmark). A rule belongs to the top-level
         packages its targets are named in.
+
+        Only the bundled rules step aside: they are about third-party libraries. A project's own
+        rule file about its own package (``myapp.payments.Gateway.charge``) is meant for the
+        calls inside that package too.
         """
         top = module_name.partition(".")[0]
-        kept = tuple(
-            rule for rule in self.rules
-            if any(name.partition(".")[0] != top for name in (*rule.calls, *rule.constructs))
-        )
-        if len(kept) == len(self.rules):
+        own = [rule for rule in self.rules
+               if all(name.partition(".")[0] == top for name in (*rule.calls, *rule.constructs))]
+        if not own:
             return self
-        # importing its own package does not make a module of it a candidate any more
-        return self.keeping(kept, self.modules - {top})
+        bundled = rules_dir()
+        dropped = {id(rule) for rule in own if rule.source.parent == bundled}
+        if not dropped:
+            return self
+        kept = tuple(rule for rule in self.rules if id(rule) not in dropped)
+        # importing its own package does not make a module of it a candidate any more (unless a
+        # project rule about that package stays)
+        return self.keeping(kept, self.modules - {top} if len(dropped) == len(own)
+                            else self.modules)
 
     def without(self, disabled: Iterable[str]) -> RuleSet:
         """The same rule set minus the rules whose ids are listed."""

@@ -85,6 +85,19 @@ def test_the_own_rules_example_instruments_calls_from_another_package(tmp_path: 
     assert result.exit_code == 0, result.output
     assert '+    return _codetrace.traced(gateway.charge, "payments.charge")(total)' in \
         result.stdout
+    # a project's own rule file acts inside its own package too (only the bundled rules, about
+    # third-party libraries, leave the library's own modules alone)
+    (tmp_path / "payments" / "billing.py").write_text(textwrap.dedent("""\
+        from payments import Gateway
+
+
+        def bill(total):
+            return Gateway().charge(total)
+    """), encoding="utf-8")
+    result = CliRunner().invoke(app, ["apply", "--diff", str(tmp_path / "payments")])
+    assert result.exit_code == 0, result.output
+    assert '+    return _codetrace.traced(Gateway().charge, "payments.charge")(total)' in \
+        result.stdout
 
 
 def test_the_dbapi_example_registers_adapters_that_make_database_spans(tmp_path: Path) -> None:
