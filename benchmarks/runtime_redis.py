@@ -1,7 +1,7 @@
 """A Redis command and a pipeline through a client traced where it was built, vs OpenTelemetry.
 
-    .venv/bin/python benchmarks/runtime_redis.py                    # 9 rounds
-    .venv/bin/python benchmarks/runtime_redis.py --rounds 15 --calls 5000
+    .venv/bin/python benchmarks/runtime_redis.py                    # 150 paired batches
+    .venv/bin/python benchmarks/runtime_redis.py --rounds 300 --calls 200
     .venv/bin/python benchmarks/runtime_redis.py --processor simple # export as spans end
 
 A real ``redis-server`` (Debian's, on ``PATH``) on 127.0.0.1 with a free port, started and
@@ -16,13 +16,18 @@ stopped by pid here; one client per variant, connection open before timing. Per 
   conventions opted in) on an SDK ``TracerProvider`` with the same kind of processor
   (instrumented for its batch only: it patches the class).
 
-Rounds are interleaved; medians of per-call wall times, and the time each adds over plain.
+Paired, interleaved batches, because the machine these figures come from is shared and its load
+moves within seconds: each batch runs every variant once, in a shuffled order, for ``--calls``
+``GET`` s and ``--calls // 5`` pipelines; what a variant adds is its median per-call time minus
+plain's median in the same batch, and the table gives the median of that over the batches (and
+the median per-call time over all of them).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
 import shutil
 import socket
 import statistics
@@ -116,9 +121,9 @@ def pipeline(client: Any, calls: int) -> list[int]:
     return times
 
 
-def table(title: str, walls: dict[str, list[int]]) -> None:
+def table(title: str, walls: dict[str, list[int]], paired: dict[str, list[float]]) -> None:
     median = {label: statistics.median(times) / 1e3 for label, times in walls.items()}
-    added = {label: value - median["plain"] for label, value in median.items()}
+    added = {label: statistics.median(values) for label, values in paired.items()}
     ours = added["codetrace construction"]
     print(title)
     print(f"| {'':34} | median µs | added µs | x codetrace |")
@@ -137,30 +142,47 @@ def run(rounds: int, calls: int) -> None:
             redis.Redis(port=port).set("k", "v" * 16)
             gets: dict[str, list[int]] = {label: [] for label, *_ in found}
             pipes: dict[str, list[int]] = {label: [] for label, *_ in found}
+            paired_gets: dict[str, list[float]] = {label: [] for label, *_ in found}
+            paired_pipes: dict[str, list[float]] = {label: [] for label, *_ in found}
             for _label, setup, client, teardown in found:  # warm-up, connection opened
                 setup()
                 get(client, 200)
                 pipeline(client, 50)
                 teardown()
+            shuffle = random.Random(1).shuffle
             for _ in range(rounds):
-                for label, setup, client, teardown in found:
+                order = list(found)
+                shuffle(order)
+                batch_gets: dict[str, float] = {}
+                batch_pipes: dict[str, float] = {}
+                for label, setup, client, teardown in order:
                     setup()
-                    gets[label].extend(get(client, calls))
-                    pipes[label].extend(pipeline(client, calls // 5))
+                    times = get(client, calls)
+                    gets[label].extend(times)
+                    batch_gets[label] = statistics.median(times) / 1e3
+                    times = pipeline(client, max(calls // 5, 1))
+                    pipes[label].extend(times)
+                    batch_pipes[label] = statistics.median(times) / 1e3
                     teardown()
+                for label in batch_gets:
+                    paired_gets[label].append(batch_gets[label] - batch_gets["plain"])
+                    paired_pipes[label].append(batch_pipes[label] - batch_pipes["plain"])
             rt.reset()
         finally:
             server.terminate()
             server.wait(10)
     print(f"span processor: {runtime_construction.PROCESSOR}, on both sides\n")
-    table(f'client.get("k"), loopback redis-server: {rounds} rounds x {calls} calls', gets)
-    table(f"pipeline of 10 GET, execute(): {rounds} rounds x {calls // 5} calls", pipes)
+    table(f'client.get("k"), loopback redis-server: {rounds} paired batches x {calls} calls',
+          gets, paired_gets)
+    table(f"pipeline of 10 GET, execute(): {rounds} paired batches x {max(calls // 5, 1)} calls",
+          pipes, paired_pipes)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--rounds", type=int, default=9)
-    parser.add_argument("--calls", type=int, default=3000, help="commands per variant per round")
+    parser.add_argument("--rounds", type=int, default=150, help="paired batches")
+    parser.add_argument("--calls", type=int, default=200,
+                        help="GET calls per variant per batch (pipelines: a fifth of that)")
     parser.add_argument("--processor", choices=("batch", "simple"), default="batch")
     options = parser.parse_args(argv)
     runtime_construction.PROCESSOR = options.processor

@@ -111,4 +111,24 @@ PROJECTS: dict[str, dict] = {
         "pythonpath": "src",
         "pytest_args": ["tests"],
     },
+    "walrus": {
+        # redis-py from a real project: walrus's `Database` is a subclass of `redis.Redis` (with
+        # containers, models, locks, caches, full-text search and rate limits built on commands,
+        # pipelines and Lua scripts), and its suite talks to a real Redis server (db 15) that it
+        # finds through WALRUS_REDIS_HOST / WALRUS_REDIS_PORT. rq was the first choice; its suite
+        # hard-codes localhost:6379 and runs jobs in forked work horses that end with os._exit
+        # (which loses the ground truth's counts).
+        "dist": "walrus==0.9.8",
+        "libraries": ["redis"],
+        # the redis instrumentation is added here, not to OTEL_PACKAGES, so that the other
+        # projects' venvs are not rebuilt for it (same 0.66b1 set)
+        "test_packages": ["pytest==8.4.2", "redis==6.4.0",
+                          "opentelemetry-instrumentation-redis==0.66b1"],
+        "pythonpath": ".",
+        "servers": ["redis"],  # run.py starts one on a free port, FLUSHALL before each run
+        "env": {"WALRUS_REDIS_HOST": "127.0.0.1", "WALRUS_REDIS_PORT": "{redis_port}"},
+        # the test modules are not named test_*.py; walrus/tests/__init__.py star-imports them
+        # all (collecting it too would run every test twice), hence the pattern
+        "pytest_args": ["walrus/tests", "-o", "python_files=[a-z]*.py"],
+    },
 }

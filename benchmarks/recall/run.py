@@ -42,12 +42,13 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+import servers as project_servers  # noqa: E402
 from projects import COMMON_TEST_PACKAGES, OTEL_PACKAGES, PROJECTS  # noqa: E402
 
 REPO = HERE.parent.parent
 HARNESS = HERE / "harness"
 MODES = ("plain", "otel", "codetrace", "truth")
-LIBRARIES = ("requests", "httpx", "sqlite3", "sqlalchemy", "flask")
+LIBRARIES = ("requests", "httpx", "sqlite3", "sqlalchemy", "redis", "flask")
 # SQL that SQLAlchemy issues reaches sqlite3 too: OpenTelemetry makes a sqlalchemy span and a
 # sqlite3 span for it, codetrace one sqlalchemy span (its engine events), the ground truth counts
 # one sqlite3 statement whose first caller outside sqlite3 is SQLAlchemy. Such statements are
@@ -59,6 +60,7 @@ OTEL_SCOPES = {
     "opentelemetry.instrumentation.sqlite3": "sqlite3",
     "opentelemetry.instrumentation.flask": "flask",
     "opentelemetry.instrumentation.sqlalchemy": "sqlalchemy",
+    "opentelemetry.instrumentation.redis": "redis",
 }
 
 
@@ -249,7 +251,7 @@ def compare_trees(a: Path, b: Path) -> list[str]:
 # ------------------------------------------------------------------------------------- running
 
 def run_tests(work: Path, name: str, cfg: dict, python: Path, mode: str, source: Path,
-              timeout: float) -> dict:
+              timeout: float, ports: dict[str, int] | None = None) -> dict:
     rundir = work / "runs" / name / mode
     if rundir.exists():
         shutil.rmtree(rundir)
@@ -274,7 +276,8 @@ def run_tests(work: Path, name: str, cfg: dict, python: Path, mode: str, source:
         "PATH": f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "VIRTUAL_ENV": str(python.parent.parent),
     })
-    env.update(cfg.get("env", {}))
+    # "{redis_port}" in a value: the port of the server run.py started for the project
+    env.update({k: v.format(**(ports or {})) for k, v in cfg.get("env", {}).items()})
     if mode == "codetrace":
         # Fallback if the harness cannot configure the runtime in code: the runtime's own
         # variables still send the spans to a file.
@@ -343,6 +346,24 @@ def read_jsonl(folder: Path, pattern: str) -> list[dict]:
     return records
 
 
+def read_codetrace_jsonl(folder: Path, pattern: str) -> list[dict]:
+    """The spans in the runtime's JSON-lines files, as flat records (``kind`` as a name,
+    ``attributes`` as a dict). Each line is an OTLP JSON ``ExportTraceServiceRequest``; the
+    runtime's own reader flattens it, loaded from its file so this script needs no install."""
+    import importlib.util
+
+    location = REPO / "codetrace" / "runtime" / "_otlp" / "_json_records.py"
+    spec = importlib.util.spec_from_file_location("codetrace_json_records", location)
+    assert spec is not None and spec.loader is not None
+    reader = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(reader)
+    records = []
+    for document in read_jsonl(folder, pattern):
+        with contextlib.suppress(AttributeError, KeyError, TypeError, ValueError):
+            records.extend(reader.span_records(document))
+    return records
+
+
 def otel_spans(out: Path) -> list[dict]:
     spans = []
     for record in read_jsonl(out, "otel-*.jsonl"):
@@ -350,9 +371,12 @@ def otel_spans(out: Path) -> list[dict]:
         if library is None:
             continue
         library = regroup(library, record.get("via"), oracle=False)
+        attrs = record.get("attributes") or {}
         spans.append({"library": library, "kind": record.get("kind"),
                       "name": record.get("name"), "site": record.get("site"),
-                      "via": record.get("via")})
+                      "via": record.get("via"),
+                      # a redis Pipeline.execute() with nothing queued: sends nothing
+                      "empty_pipeline": attrs.get("db.redis.pipeline_length") == 0})
     return spans
 
 
@@ -379,7 +403,7 @@ def codetrace_library(record: dict) -> tuple[str, str]:
 
 def codetrace_spans(out: Path) -> list[dict]:
     spans = []
-    for record in read_jsonl(out, "codetrace-*.jsonl"):
+    for record in read_codetrace_jsonl(out, "codetrace-*.jsonl"):
         attrs = record.get("attributes") or {}
         library, op = codetrace_library(record)
         library = regroup(library, attrs.get("recall.via"), oracle=False)
@@ -541,9 +565,20 @@ def measure(work: Path, name: str, codetrace: str, modes: list[str], timeout: fl
 
     # the four runs
     runs = {}
-    for mode in modes:
-        source = instrumented if mode == "codetrace" else orig
-        runs[mode] = run_tests(work, name, cfg, python, mode, source, timeout)
+    with contextlib.ExitStack() as stack:
+        started_servers = {
+            kind: stack.enter_context(project_servers.start(
+                kind, cfg.get(f"{kind}_port"), log_dir=work / "out" / name))
+            for kind in cfg.get("servers", [])}
+        ports = {f"{kind}_port": server.port for kind, server in started_servers.items()}
+        if started_servers:
+            log(f"{name}: started " + ", ".join(
+                f"{kind} on 127.0.0.1:{server.port}" for kind, server in started_servers.items()))
+        for mode in modes:
+            source = instrumented if mode == "codetrace" else orig
+            for server in started_servers.values():
+                server.flushall()  # each run starts from the same (empty) state
+            runs[mode] = run_tests(work, name, cfg, python, mode, source, timeout, ports)
     for mode in MODES if reuse else ():
         previous = work / "out" / name / mode
         if mode not in runs and (previous / "junit.xml").exists():
@@ -620,6 +655,26 @@ def measure(work: Path, name: str, codetrace: str, modes: list[str], timeout: fl
                                           and r["op"] == "query" and not r["via"]
                                           and r["site"]),
             }
+        elif library == "redis":
+            # one span per command sent outside a pipeline and one per pipeline execution, on
+            # all three sides; an execute() of an empty pipeline sends nothing: OpenTelemetry
+            # still makes a span for it (in the OTel column, and counted apart), codetrace does
+            # not, the ground truth counts it apart
+            n_otel = sum(1 for s in otel if s["library"] == library)
+            n_ct = sum(1 for s in ct if s["library"] == library)
+            n_truth = sum(r["n"] for r in truth if r["library"] == library
+                          and r["op"] != "pipeline_empty")
+            extra = {
+                "otel_empty_pipelines": sum(1 for s in otel if s["library"] == library
+                                            and s.get("empty_pipeline")),
+                "truth_empty_pipelines": sum(r["n"] for r in truth if r["library"] == library
+                                             and r["op"] == "pipeline_empty"),
+                "truth_pipelines": sum(r["n"] for r in truth if r["library"] == library
+                                       and r["op"] == "pipeline"),
+                "truth_direct": sum(r["n"] for r in truth if r["library"] == library
+                                    and r["op"] != "pipeline_empty" and not r["via"]
+                                    and r["site"]),
+            }
         else:
             n_otel = sum(1 for s in otel if s["library"] == library)
             n_ct = sum(1 for s in ct if s["library"] == library)
@@ -651,7 +706,8 @@ def measure(work: Path, name: str, codetrace: str, modes: list[str], timeout: fl
         if truth:
             for r in truth:
                 if r["library"] != library or (
-                        library in ("sqlite3", "sqlalchemy") and r["op"] != "query"):
+                        library in ("sqlite3", "sqlalchemy") and r["op"] != "query") or (
+                        r["op"] == "pipeline_empty"):
                     continue
                 if r["site"] and not r["via"]:
                     oracle[r["site"]] += r["n"]
@@ -687,7 +743,8 @@ def measure(work: Path, name: str, codetrace: str, modes: list[str], timeout: fl
         if truth:
             for r in truth:
                 if r["library"] == library and r["site"] and (
-                        library != "sqlite3" or r["op"] == "query"):
+                        library != "sqlite3" or r["op"] == "query") and (
+                        r["op"] != "pipeline_empty"):
                     oracle_sites[r["site"]] += r["n"]
         else:
             oracle_sites.update(s["site"] for s in otel if s["library"] == library and s["site"])
@@ -760,7 +817,11 @@ def render(results: list[dict], meta: dict) -> str:
                 f"{yes_no(r['strip']['exact'])} |")
     lines += ["", "sqlite3 rows count statements (`execute`/`executemany`/`executescript` on "
               "connections and cursors); codetrace's connect and commit/rollback spans and the "
-              "ground truth's are in the JSON. `flask` counts SERVER spans / requests handled.",
+              "ground truth's are in the JSON. `flask` counts SERVER spans / requests handled. "
+              "`redis` counts commands sent outside a pipeline plus pipeline executions; "
+              "OpenTelemetry also makes a span for an `execute()` of an empty pipeline (which "
+              "sends nothing): in its column, and counted apart in the JSON "
+              "(`otel_empty_pipelines`).",
               ""]
     for r in results:
         if "error" in r:
@@ -861,7 +922,9 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "command": "python benchmarks/recall/run.py" + (
-            "".join(f" --project {n}" for n in args.project) if args.project else ""),
+            "".join(f" --project {n}" for n in args.project) if args.project else "") + (
+            " (the other projects' rows are from their own runs: each section says when)"
+            if set(previous) - set(args.project or ()) else ""),
         "seconds": time.monotonic() - started,
         "git": git.strip(),
         "runtime": next((r.get("runtime") for r in results if r.get("runtime")), "?"),

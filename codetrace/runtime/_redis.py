@@ -8,12 +8,14 @@ project subclass of either) builds the client as an instance of a traced subclas
   ``hgetall``... build the command and call ``self.execute_command``; so do scripts and
   locks): one CLIENT span per command. On ``redis.asyncio`` it stays a coroutine function; the
   span is current in the awaiting task and ends when the command does, cancelled included.
-* ``pipeline()``: the pipeline redis-py builds is given the class of a traced subclass of its
-  own (one object, the one just made; nothing global changes) whose ``execute`` makes ONE span
-  for the whole pipeline and whose ``immediate_execute_command`` (commands run while
-  ``WATCH``-ing, before ``MULTI``) one span per command. An ``execute()`` with nothing queued
-  and nothing watched sends nothing and makes no span. ``transaction()`` goes through
-  ``pipeline()``, so it is traced too.
+* ``pipeline()``: the pipeline is an instance of a traced subclass of redis-py's pipeline
+  class: built as one when the client's ``pipeline`` is redis-py's own (recognised by its
+  compiled body, :func:`_pipeline_builder`), else the one redis-py (or a project override)
+  builds has its class changed (one object, the one just made; nothing global changes). Its
+  ``execute`` makes ONE span for the whole pipeline, its ``immediate_execute_command``
+  (commands run while ``WATCH``-ing, before ``MULTI``) one span per command. An
+  ``execute()`` with nothing queued and nothing watched sends nothing and makes no span.
+  ``transaction()`` goes through ``pipeline()``, so it is traced too.
 
 What the spans say is ``_redis_spans``'s business. ``pubsub()``, ``monitor()`` and keyspace
 notifications return redis-py's own objects, untraced (their messages are a stream, not
@@ -90,19 +92,33 @@ def _start_pipeline(pipeline: Any, call: object) -> Span | None:
         if not pipeline.command_stack and not pipeline.watching:
             return None
         # the sync pipeline keeps ``transaction``, the asyncio one ``is_transaction`` (where
-        # ``transaction`` is the client's method)
-        transaction = getattr(pipeline, "is_transaction", None)
+        # ``transaction`` is the client's method); both set them in ``__init__``, so the
+        # instance's dict is read (a ``getattr`` that misses costs a caught AttributeError)
+        state = pipeline.__dict__
+        transaction = state.get("is_transaction")
         if type(transaction) is not bool:
-            transaction = pipeline.__dict__.get("transaction") is True
+            transaction = state.get("transaction") is True
         prefix = "MULTI" if transaction or pipeline.explicit_transaction else "PIPELINE"
-        span = start_span(prefix, kind=SpanKind.CLIENT)
+    except Exception as exc:
+        warn_once("redis-pipeline", "codetrace: redis pipeline left untraced", exc=exc)
+        return None
+    # described before the span starts, to start it with its name: a shape's description is
+    # kept (``_redis_spans._described``), so an unsampled span pays a look-up for it
+    try:
+        name, attributes = spans.describe_pipeline(pipeline, prefix)
+    except Exception as exc:
+        warn_once("redis-describe-pipeline", "codetrace: odd redis pipeline", exc=exc)
+        name, attributes = prefix, {"db.system.name": spans.SYSTEM}
+    try:
+        span = start_span(name, kind=SpanKind.CLIENT)
         span.activate()
     except Exception as exc:
         warn_once("redis-pipeline", "codetrace: redis pipeline left untraced", exc=exc)
         return None
     if span.is_recording():
         try:
-            spans.describe_pipeline(span, pipeline, prefix)
+            span.attributes.update(attributes)
+            spans.describe_connection(span.attributes, pipeline)
         except Exception as exc:
             warn_once("redis-describe-pipeline", "codetrace: odd redis pipeline", exc=exc)
     return span
@@ -152,6 +168,72 @@ def _named(function: Any, cls: type, name: str) -> Any:
     return function
 
 
+def _reference_pipeline(self: Any, transaction: Any = True, shard_hint: Any = None) -> Any:
+    """The body of redis-py's own ``Redis.pipeline`` (sync and asyncio, 4.x to 8.x), for
+    :func:`_pipeline_builder` to compare with; never called."""
+    return Pipeline(  # type: ignore[name-defined]  # noqa: F821 - redis-py's global
+        self.connection_pool, self.response_callbacks, transaction, shard_hint
+    )
+
+
+def _pipeline_builder(cls: type) -> tuple[Callable[..., Any], Any] | None:
+    """The traced pipeline class to build in ``cls.pipeline()``'s place, and the function
+    ``cls.pipeline`` that it stands for, or None.
+
+    Only when ``cls.pipeline`` is redis-py's own, recognised by its compiled body (the same
+    bytecode, names and defaults as :func:`_reference_pipeline`): then the traced client builds
+    the pipeline as the traced subclass of the class that body names, with the same arguments.
+    Otherwise (a project override, a redis-py whose body differs) the pipeline redis-py builds
+    has its class changed afterwards (:func:`traced_pipeline`). Why: an object whose
+    ``__class__`` was reassigned loses CPython's fast attribute access for its life, and a
+    pipeline reads its attributes on every queued command (``benchmarks/runtime_redis.py``).
+    The traced client checks at each call that ``cls.pipeline`` is still that function (a test
+    may patch it on the class: the patch is then called, as without codetrace).
+    """
+    function = getattr(cls, "pipeline", None)
+    code = getattr(function, "__code__", None)
+    reference = _reference_pipeline.__code__
+    if (
+        code is None
+        or code.co_code != reference.co_code
+        or code.co_names != reference.co_names
+        or code.co_varnames != reference.co_varnames
+        or getattr(function, "__defaults__", None) != (True, None)
+    ):
+        return None
+    built = getattr(function, "__globals__", {}).get("Pipeline")
+    traced = client_class(built)
+    if traced is None or getattr(traced, FUNNEL, None) != PIPELINE_KIND:
+        return None
+    return traced, function
+
+
+def _pipeline_method(cls: type, subclass: Callable[[], Any]) -> Any:
+    """The traced client's ``pipeline``: see :func:`_pipeline_builder`."""
+    try:
+        builder = _pipeline_builder(cls)
+    except Exception:  # an odd class: the general way below
+        builder = None
+
+    def pipeline(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return traced_pipeline(super(subclass(), self).pipeline(*args, **kwargs))
+
+    if builder is None:
+        return _named(pipeline, cls, "pipeline")
+    traced, original = builder
+    base: Any = cls
+
+    def build(self: Any, transaction: Any = True, shard_hint: Any = None) -> Any:
+        return traced(self.connection_pool, self.response_callbacks, transaction, shard_hint)
+
+    def direct(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if base.pipeline is not original:  # patched since: call what is there now, as given
+            return pipeline(self, *args, **kwargs)
+        return build(self, *args, **kwargs)
+
+    return _named(direct, cls, "pipeline")
+
+
 def _sync_client(cls: type, subclass: Callable[[], Any]) -> dict[str, Any]:
     def execute_command(self: Any, *args: Any, **options: Any) -> Any:
         # ``_call`` written out: this runs on every command, and its frame is a measurable
@@ -168,12 +250,9 @@ def _sync_client(cls: type, subclass: Callable[[], Any]) -> dict[str, Any]:
         span.__exit__(None, None, None)
         return result
 
-    def pipeline(self: Any, *args: Any, **kwargs: Any) -> Any:
-        return traced_pipeline(super(subclass(), self).pipeline(*args, **kwargs))
-
     return {
         "execute_command": _named(execute_command, cls, "execute_command"),
-        "pipeline": _named(pipeline, cls, "pipeline"),
+        "pipeline": _pipeline_method(cls, subclass),
     }
 
 
@@ -182,19 +261,26 @@ def _async_client(cls: type, subclass: Callable[[], Any]) -> dict[str, Any]:
         call = super(subclass(), self).execute_command
         return await _await(_start_command(self, call, args), call, args, options)
 
-    def pipeline(self: Any, *args: Any, **kwargs: Any) -> Any:
-        return traced_pipeline(super(subclass(), self).pipeline(*args, **kwargs))
-
     return {
         "execute_command": _named(execute_command, cls, "execute_command"),
-        "pipeline": _named(pipeline, cls, "pipeline"),
+        "pipeline": _pipeline_method(cls, subclass),
     }
 
 
 def _sync_pipeline(cls: type, subclass: Callable[[], Any]) -> dict[str, Any]:
     def execute(self: Any, *args: Any, **kwargs: Any) -> Any:
+        # ``_call`` written out, as in the client's ``execute_command``
         call = super(subclass(), self).execute
-        return _call(_start_pipeline(self, call), call, args, kwargs)
+        span = _start_pipeline(self, call)
+        if span is None:
+            return call(*args, **kwargs)
+        try:
+            result = call(*args, **kwargs)
+        except BaseException as exc:
+            _end(span, exc)
+            raise
+        span.__exit__(None, None, None)
+        return result
 
     def immediate_execute_command(self: Any, *args: Any, **options: Any) -> Any:
         call = super(subclass(), self).immediate_execute_command

@@ -62,6 +62,14 @@ _PROCEDURES |= {name.lower() for name in _PROCEDURES}
 MAX_TEXTS = 1024
 _texts: dict[tuple[str, int], str] = {}
 """``(command, arguments)`` -> its text: a program sends few shapes, each many times."""
+MAX_DESCRIBED = 256
+MAX_KEYED = 64
+"""Pipelines of at most this many commands have their description kept (:data:`_described`)."""
+_described: dict[tuple[Any, ...], tuple[str, dict[str, Any]]] = {}
+"""A pipeline's shape (the prefix, then each queued command's first argument and length) ->
+``(span name, attributes)``. Describing a pipeline walks every queued command; a program
+runs few shapes many times, so the walk is done once per shape and the shape itself is read with
+one comprehension (``benchmarks/runtime_redis.py``: most of what a pipeline span added)."""
 _CUT_AT = ("with args beginning with", " near ")
 _PIPELINE_ERROR = ") of pipeline caused error: "
 #: the exception classes redis-py raises for one error prefix each (it strips the prefix)
@@ -115,9 +123,36 @@ def describe_command(span: Span, client: object, args: tuple[Any, ...], name: st
     describe_connection(attributes, client)
 
 
-def describe_pipeline(span: Span, pipeline: Any, prefix: str) -> None:
-    """Name and describe the span of ``pipeline.execute()`` from its queued commands."""
+def describe_pipeline(pipeline: Any, prefix: str) -> tuple[str, dict[str, Any]]:
+    """The span name and attributes of ``pipeline.execute()``, from its queued commands (the
+    connection's attributes are not among them: :func:`describe_connection`). The dict is
+    shared by every pipeline of the same shape: copy it, never change it."""
     stack = pipeline.command_stack
+    key: tuple[Any, ...] | None = None
+    described = None
+    if len(stack) <= MAX_KEYED:
+        try:  # redis-py's pipelines (sync and asyncio) queue ``(args, options)`` tuples
+            key = (prefix, *[(entry[0][0], len(entry[0])) for entry in stack])
+            described = _described.get(key)
+        except Exception:  # another kind of entry, a first argument that cannot be hashed
+            key = None
+    if described is None:
+        operation, size, text = _describe_stack(stack, prefix)
+        attributes: dict[str, Any] = {"db.system.name": SYSTEM, "db.operation.name": operation}
+        if size != 1:
+            attributes["db.operation.batch.size"] = size
+        if text is not None:
+            attributes["db.query.text"] = text
+        described = (operation, attributes)
+        if key is not None:
+            if len(_described) >= MAX_DESCRIBED:
+                _described.clear()
+            _described[key] = described
+    return described
+
+
+def _describe_stack(stack: Any, prefix: str) -> tuple[str, int, str | None]:
+    """``(operation, batch size, text)`` of the queued commands ``stack``."""
     shapes: list[tuple[str, int]] = []  # (command, arguments) of each queued command
     for entry in stack:
         args = entry[0] if type(entry) is tuple else getattr(entry, "args", ())
@@ -126,11 +161,7 @@ def describe_pipeline(span: Span, pipeline: Any, prefix: str) -> None:
         shapes.append((name or SYSTEM, len(args) - 1))
     names = {name for name, _ in shapes}
     operation = f"{prefix} {shapes[0][0]}" if len(names) == 1 else prefix
-    attributes = span.attributes
-    attributes["db.system.name"] = SYSTEM
-    attributes["db.operation.name"] = operation
-    if len(shapes) != 1:
-        attributes["db.operation.batch.size"] = len(shapes)
+    text = None
     if shapes:
         if len(set(shapes)) == 1:
             text = query_text(*shapes[0])
@@ -143,11 +174,9 @@ def describe_pipeline(span: Span, pipeline: Any, prefix: str) -> None:
                 if size > MAX_TEXT:
                     break
             text = "\n".join(texts)
-        attributes["db.query.text"] = text if len(text) <= MAX_TEXT else (
-            text[: MAX_TEXT - 3] + "..."
-        )
-    describe_connection(attributes, pipeline)
-    span.update_name(operation)
+        if len(text) > MAX_TEXT:
+            text = text[: MAX_TEXT - 3] + "..."
+    return operation, len(shapes), text
 
 
 def describe_connection(attributes: dict[str, Any], client: object) -> None:

@@ -113,6 +113,40 @@ def test_a_pipeline_is_one_span(client: Any, exporter: rt.InMemorySpanExporter) 
     _nothing_secret([mixed, same])
 
 
+def test_a_pipeline_shape_run_again_is_described_the_same(
+    client: Any, exporter: rt.InMemorySpanExporter
+) -> None:
+    """A pipeline's description is kept per shape (``_redis_spans._described``): shapes that
+    differ only in the prefix or in an argument count must not share one, and a repeated
+    shape, or one too long to be kept, must say what the first run said."""
+    _spans(exporter)
+
+    def run(transaction: bool, ex: bool, repeat: int = 3) -> None:
+        pipe = client.pipeline(transaction=transaction)
+        for n in range(repeat):
+            if ex:
+                pipe.set(f"k{n}", SECRET, ex=60)
+            else:
+                pipe.set(f"k{n}", SECRET)
+        pipe.execute()
+
+    for transaction, ex in [(False, False), (True, False), (False, True), (False, False),
+                            (True, False), (False, True)]:
+        run(transaction, ex)
+    described = [(s.name, s.attributes.get("db.query.text"),
+                  s.attributes.get("db.operation.batch.size")) for s in _spans(exporter)]
+    first = [("PIPELINE SET", "SET ? ?", 3), ("MULTI SET", "SET ? ?", 3),
+             ("PIPELINE SET", "SET ? ? ? ?", 3)]
+    assert described == first + first
+    size = _redis.spans.MAX_KEYED + 1
+    run(False, False, repeat=size)
+    run(False, False, repeat=size)
+    long = _spans(exporter)
+    assert [s.attributes["db.operation.batch.size"] for s in long] == [size, size]
+    assert {s.name for s in long} == {"PIPELINE SET"}
+    _nothing_secret(long)
+
+
 def test_a_transaction_is_one_multi_span(client: Any, exporter: rt.InMemorySpanExporter) -> None:
     _spans(exporter)
     pipe = client.pipeline()  # transaction=True by default: MULTI ... EXEC
@@ -294,6 +328,41 @@ def test_a_project_subclass_stays_itself(
     cache.close()
     assert calls == ["SET", "PING"]
     assert [s.name for s in _spans(exporter)] == ["SET", "PING"]
+
+
+def test_pipelines_are_built_traced_and_a_project_override_still_runs(
+    redis_server: RedisServer, exporter: rt.InMemorySpanExporter
+) -> None:
+    """redis-py's own ``pipeline()`` is recognised (the traced client builds the traced
+    pipeline class directly, sparing a ``__class__`` change, see ``_pipeline_builder``); a
+    project's ``pipeline()`` override is not, and still runs, its pipeline still traced."""
+    assert _redis._pipeline_builder(redis.Redis) is not None
+    assert _redis._pipeline_builder(redis.asyncio.Redis) is not None
+    made: list[bool] = []
+
+    class Tagged(redis.Redis):
+        def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> Any:
+            made.append(transaction)
+            return super().pipeline(transaction, shard_hint)
+
+    assert _redis._pipeline_builder(Tagged) is None
+    direct = _client(host=redis_server.host, port=redis_server.port)
+    tagged = _client(Tagged, host=redis_server.host, port=redis_server.port)
+    direct.flushdb()
+    _spans(exporter)
+    for client in (direct, tagged):
+        pipe = client.pipeline(transaction=False)
+        assert isinstance(pipe, redis.client.Pipeline) and type(pipe).__name__ == "Pipeline"
+        assert pipe.transaction is False and pipe.connection_pool is client.connection_pool
+        assert pipe.set("a", 1).get("a").execute() == [True, b"1"]
+        with client.pipeline() as transaction:  # the defaults: MULTI ... EXEC
+            assert transaction.incr("n").execute() == [1 if client is direct else 2]
+        client.close()
+    assert made == [False, True]
+    assert [s.name for s in _spans(exporter)] == ["PIPELINE", "MULTI INCRBY"] * 2
+    with mock.patch.object(redis.Redis, "pipeline") as patched:  # a test's patch is called
+        direct.pipeline(transaction=False)
+    patched.assert_called_once_with(transaction=False)
 
 
 def test_pubsub_is_redis_pys_own_object(client: Any, exporter: rt.InMemorySpanExporter) -> None:

@@ -25,6 +25,7 @@ from conftest_redis import RedisServer, redis_server
 from typer.testing import CliRunner
 
 from codetrace.cli import app
+from codetrace.runtime._otlp._json_records import read_json_lines
 
 __all__ = ["redis_server"]  # the fixture, imported for this module's tests
 
@@ -89,7 +90,7 @@ def runs(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) ->
         "source": (out / "shop.py").read_text(),
         "outputs": (otel_output, ours_output),
         "otel": _spans(root / "otel.jsonl"),
-        "ours": _spans(root / "ours.jsonl"),
+        "ours": read_json_lines(root / "ours.jsonl"),
     }
 
 

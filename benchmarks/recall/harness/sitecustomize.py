@@ -62,6 +62,7 @@ _LIB_PARTS = {
     "sqlite3": (os.sep + "sqlite3" + os.sep,),
     "flask": (os.sep + "flask" + os.sep, os.sep + "werkzeug" + os.sep),
     "sqlalchemy": (os.sep + "sqlalchemy" + os.sep, os.sep + "flask_sqlalchemy" + os.sep),
+    "redis": (os.sep + "redis" + os.sep,),
 }
 _lock = threading.Lock()
 _files: dict[int, object] = {}
@@ -165,6 +166,7 @@ def _setup_otel() -> None:
         ("opentelemetry.instrumentation.sqlite3", "SQLite3Instrumentor"),
         ("opentelemetry.instrumentation.flask", "FlaskInstrumentor"),
         ("opentelemetry.instrumentation.sqlalchemy", "SQLAlchemyInstrumentor"),
+        ("opentelemetry.instrumentation.redis", "RedisInstrumentor"),
     ]
     for module_name, class_name in instrumentors:
         try:
@@ -182,6 +184,7 @@ _ADAPTER_FILES = {
     "_dbapi.py": "sqlite3",
     "_flask.py": "flask",
     "_sqlalchemy.py": "sqlalchemy",
+    "_redis.py": "redis",
 }
 
 
@@ -298,6 +301,54 @@ def _setup_truth() -> None:
         pass
     with contextlib.suppress(Exception):
         _setup_sqlite_truth()
+    with contextlib.suppress(Exception):
+        _setup_redis_truth()
+
+
+def _setup_redis_truth() -> None:
+    """redis-py: one count per command sent outside a pipeline, one per pipeline execution.
+
+    That is the unit both tracers use (one span per ``execute_command``, one per
+    ``Pipeline.execute``), counted at the same funnels: ``Redis.execute_command`` (every command
+    method ends there; a ``Pipeline`` overrides it to queue, so queued commands are not counted
+    there), ``Pipeline.immediate_execute_command`` (a command run at once while ``WATCH``-ing)
+    and ``Pipeline.execute``, sync and ``redis.asyncio``. An ``execute()`` with nothing queued
+    and nothing watched sends nothing: it is counted apart (``pipeline_empty``), not in the row.
+    """
+    import redis.client
+
+    def count_pipeline(pipeline) -> None:
+        sends = bool(getattr(pipeline, "command_stack", None)) or bool(
+            getattr(pipeline, "watching", False))
+        _count("redis", "pipeline" if sends else "pipeline_empty", sys._getframe(2))
+
+    def wrap_execute(cls, is_async: bool) -> None:
+        original = cls.__dict__.get("execute")
+        if original is None or getattr(original, "_recall", False):
+            return
+        if is_async:
+            async def execute(self, *args, **kwargs):
+                count_pipeline(self)
+                return await original(self, *args, **kwargs)
+        else:
+            def execute(self, *args, **kwargs):
+                count_pipeline(self)
+                return original(self, *args, **kwargs)
+        execute._recall = True
+        execute.__name__ = execute.__qualname__ = "execute"
+        execute.__doc__ = getattr(original, "__doc__", None)
+        cls.execute = execute
+
+    _wrap_method(redis.client.Redis, "execute_command", "redis", "command")
+    _wrap_method(redis.client.Pipeline, "immediate_execute_command", "redis", "command")
+    wrap_execute(redis.client.Pipeline, False)
+    try:
+        import redis.asyncio.client as aio
+    except Exception:
+        return
+    _wrap_method(aio.Redis, "execute_command", "redis", "command", is_async=True)
+    _wrap_method(aio.Pipeline, "immediate_execute_command", "redis", "command", is_async=True)
+    wrap_execute(aio.Pipeline, True)
 
 
 def _setup_sqlite_truth() -> None:
