@@ -3,8 +3,10 @@
 The ``_dbapi`` adapters trace one call site at a time and know nothing of the connection
 behind it. A driver whose connections are traced from construction (``_psycopg2``,
 ``_psycopg``) overrides methods of traced subclasses of its connection and cursor classes, and
-each override asks a :class:`ConnectionSpans` (one per driver module) for its span. What it
-adds to ``_dbapi``'s spans, and why:
+each override asks a :class:`ConnectionSpans` (one per driver module) for its span; the
+overrides both drivers would spell alike (a cursor's statement methods, ``commit``/``rollback``
+guarded by the driver's transaction status) are built here (:func:`statement_methods`,
+:func:`transaction_methods`, :func:`named`). What it adds to ``_dbapi``'s spans, and why:
 
 * The connection's own attributes on every span: ``db.namespace``, ``server.address``,
   ``server.port``, read by the driver's ``info(connection)`` (never a password: the driver
@@ -453,3 +455,57 @@ class TracedCopy:
         if name in TracedCopy.__slots__:
             raise AttributeError(name)
         return getattr(self._manager, name)
+
+
+# -- overrides of traced subclasses ------------------------------------------------------------
+
+
+def named(cls: type, methods: dict[str, Any]) -> dict[str, Any]:
+    """``methods``, the overrides of a traced subclass of ``cls``, given the names and
+    docstrings of the methods they override: ``help()``, a debugger and a framework reading
+    ``__qualname__`` see the driver's method, not a closure of codetrace's."""
+    for name, method in methods.items():
+        method.__name__ = name
+        method.__qualname__ = f"{cls.__qualname__}.{name}"
+        method.__doc__ = getattr(getattr(cls, name, None), "__doc__", None)
+    return methods
+
+
+def statement_methods(
+    spans: ConnectionSpans, subclass: Callable[[], Any], names: tuple[str, ...]
+) -> dict[str, Callable[..., Any]]:
+    """Overrides of a traced cursor class's ``names`` (``execute``, ``executemany``...): each
+    calls the driver's method in a statement span of the cursor's ``connection``
+    (:meth:`ConnectionSpans.call`). The same for every driver whose cursors hold their
+    connection, so psycopg and psycopg2 do not each spell it out per method."""
+
+    def override(name: str) -> Callable[..., Any]:
+        def traced_statement(self: Any, *args: Any, **kwargs: Any) -> Any:
+            call = getattr(super(subclass(), self), name)
+            return spans.call(self.connection, self, call, args, kwargs)
+
+        return traced_statement
+
+    return {name: override(name) for name in names}
+
+
+def transaction_methods(
+    spans: ConnectionSpans, subclass: Callable[[], Any], in_transaction: Callable[[Any], bool]
+) -> dict[str, Callable[..., Any]]:
+    """``commit``/``rollback`` overrides of a traced connection class: a ``COMMIT``/``ROLLBACK``
+    span when ``in_transaction(connection)`` (the driver's own status, no round trip) says a
+    transaction is open; otherwise the driver's call alone, as the driver sends nothing."""
+
+    def commit(self: Any, *args: Any, **kwargs: Any) -> Any:
+        call = super(subclass(), self).commit
+        if not in_transaction(self):
+            return call(*args, **kwargs)
+        return spans.operation(self, "COMMIT", call, args, kwargs)
+
+    def rollback(self: Any, *args: Any, **kwargs: Any) -> Any:
+        call = super(subclass(), self).rollback
+        if not in_transaction(self):
+            return call(*args, **kwargs)
+        return spans.operation(self, "ROLLBACK", call, args, kwargs)
+
+    return {"commit": commit, "rollback": rollback}

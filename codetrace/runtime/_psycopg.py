@@ -60,7 +60,7 @@ from contextlib import suppress
 
 from ._awaitable import CoroutineType, TracedCoroutine
 from ._construct import FUNNEL, is_class, traced_subclass
-from ._dbapi_connection import ConnectionSpans
+from ._dbapi_connection import ConnectionSpans, named, statement_methods, transaction_methods
 from ._http import is_mock
 from ._log import warn_once
 from ._postgres_info import connection_attributes, requested_attributes
@@ -89,31 +89,20 @@ def _class(module: str, name: str) -> type | None:
     return found if is_class(found) else None
 
 
-def _named(cls: type, methods: dict[str, Any]) -> dict[str, Any]:
-    for name, method in methods.items():
-        method.__name__ = name
-        method.__qualname__ = f"{cls.__qualname__}.{name}"
-        method.__doc__ = getattr(getattr(cls, name, None), "__doc__", None)
-    return methods
-
-
 # -- cursors -------------------------------------------------------------------------------------
 
 
-def _sync_cursor(cls: type, subclass: Callable[[], Any]) -> dict[str, Any]:
-    def execute(self: Any, *args: Any, **kwargs: Any) -> Any:
-        call = super(subclass(), self).execute
-        return spans.call(self.connection, self, call, args, kwargs)
-
-    def executemany(self: Any, *args: Any, **kwargs: Any) -> Any:
-        call = super(subclass(), self).executemany
-        return spans.call(self.connection, self, call, args, kwargs)
-
+def _copy_method(subclass: Callable[[], Any]) -> Callable[..., Any]:
     def copy(self: Any, *args: Any, **kwargs: Any) -> Any:
         call = super(subclass(), self).copy
         return spans.copy(self.connection, self, call, args, kwargs)
 
-    return _named(cls, {"execute": execute, "executemany": executemany, "copy": copy})
+    return copy
+
+
+def _sync_cursor(cls: type, subclass: Callable[[], Any]) -> dict[str, Any]:
+    methods = statement_methods(spans, subclass, ("execute", "executemany"))
+    return named(cls, {**methods, "copy": _copy_method(subclass)})
 
 
 def _async_cursor(cls: type, subclass: Callable[[], Any]) -> dict[str, Any]:
@@ -125,11 +114,9 @@ def _async_cursor(cls: type, subclass: Callable[[], Any]) -> dict[str, Any]:
         call = super(subclass(), self).executemany
         return await spans.call_async(self.connection, self, call, args, kwargs)
 
-    def copy(self: Any, *args: Any, **kwargs: Any) -> Any:
-        call = super(subclass(), self).copy
-        return spans.copy(self.connection, self, call, args, kwargs)
-
-    return _named(cls, {"execute": execute, "executemany": executemany, "copy": copy})
+    return named(
+        cls, {"execute": execute, "executemany": executemany, "copy": _copy_method(subclass)}
+    )
 
 
 def _traced_cursor_class(cls: type) -> type | None:
@@ -238,20 +225,8 @@ def _transaction_method(subclass: Callable[[], Any]) -> Callable[..., Any]:
 
 
 def _sync_connection(cls: type, subclass: Callable[[], Any]) -> dict[str, Any]:
-    def commit(self: Any, *args: Any, **kwargs: Any) -> Any:
-        call = super(subclass(), self).commit
-        if not _in_transaction(self):
-            return call(*args, **kwargs)
-        return spans.operation(self, "COMMIT", call, args, kwargs)
-
-    def rollback(self: Any, *args: Any, **kwargs: Any) -> Any:
-        call = super(subclass(), self).rollback
-        if not _in_transaction(self):
-            return call(*args, **kwargs)
-        return spans.operation(self, "ROLLBACK", call, args, kwargs)
-
-    return _named(cls, {
-        "cursor": _cursor_method(subclass), "commit": commit, "rollback": rollback,
+    return named(cls, {
+        "cursor": _cursor_method(subclass), **transaction_methods(spans, subclass, _in_transaction),
         "transaction": _transaction_method(subclass),
     })
 
@@ -269,7 +244,7 @@ def _async_connection(cls: type, subclass: Callable[[], Any]) -> dict[str, Any]:
             return await call(*args, **kwargs)
         return await spans.operation_async(self, "ROLLBACK", call, args, kwargs)
 
-    return _named(cls, {
+    return named(cls, {
         "cursor": _cursor_method(subclass), "commit": commit, "rollback": rollback,
         "transaction": _transaction_method(subclass),
     })

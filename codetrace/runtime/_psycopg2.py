@@ -62,7 +62,7 @@ import sys
 from contextlib import suppress
 
 from ._construct import FUNNEL, is_class, traced_subclass
-from ._dbapi_connection import ConnectionSpans
+from ._dbapi_connection import ConnectionSpans, named, statement_methods, transaction_methods
 from ._log import warn_once
 from ._postgres_info import connection_attributes, requested_attributes
 
@@ -93,14 +93,6 @@ def _bases() -> tuple[type, type] | None:
     return None
 
 
-def _named(cls: type, methods: dict[str, Any]) -> dict[str, Any]:
-    for name, method in methods.items():
-        method.__name__ = name
-        method.__qualname__ = f"{cls.__qualname__}.{name}"
-        method.__doc__ = getattr(getattr(cls, name, None), "__doc__", None)
-    return methods
-
-
 # -- cursors -------------------------------------------------------------------------------------
 
 
@@ -122,21 +114,9 @@ def _copy_text(method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> st
 
 
 def _cursor_namespace(cls: type, subclass: Callable[[], Any]) -> dict[str, Any]:
-    def execute(self: Any, *args: Any, **kwargs: Any) -> Any:
-        call = super(subclass(), self).execute
-        return spans.call(self.connection, self, call, args, kwargs)
-
-    def executemany(self: Any, *args: Any, **kwargs: Any) -> Any:
-        call = super(subclass(), self).executemany
-        return spans.call(self.connection, self, call, args, kwargs)
-
-    def callproc(self: Any, *args: Any, **kwargs: Any) -> Any:
-        call = super(subclass(), self).callproc
-        return spans.call(self.connection, self, call, args, kwargs)
-
-    def copy_expert(self: Any, *args: Any, **kwargs: Any) -> Any:
-        call = super(subclass(), self).copy_expert
-        return spans.call(self.connection, self, call, args, kwargs)
+    methods = statement_methods(
+        spans, subclass, ("execute", "executemany", "callproc", "copy_expert")
+    )
 
     def copy_from(self: Any, *args: Any, **kwargs: Any) -> Any:
         call = super(subclass(), self).copy_from
@@ -148,10 +128,7 @@ def _cursor_namespace(cls: type, subclass: Callable[[], Any]) -> dict[str, Any]:
         return spans.call(self.connection, self, call, args, kwargs,
                           text=_copy_text("copy_to", args, kwargs))
 
-    return _named(cls, {
-        "execute": execute, "executemany": executemany, "callproc": callproc,
-        "copy_expert": copy_expert, "copy_from": copy_from, "copy_to": copy_to,
-    })
+    return named(cls, {**methods, "copy_from": copy_from, "copy_to": copy_to})
 
 
 def traced_cursor_class(factory: object, base: type) -> object:
@@ -214,18 +191,6 @@ def _connection_namespace(cursor_base: type, connection_base: type) -> Callable[
                               exc=exc)
             return made
 
-        def commit(self: Any, *args: Any, **kwargs: Any) -> Any:
-            call = super(subclass(), self).commit
-            if not _in_transaction(self):
-                return call(*args, **kwargs)
-            return spans.operation(self, "COMMIT", call, args, kwargs)
-
-        def rollback(self: Any, *args: Any, **kwargs: Any) -> Any:
-            call = super(subclass(), self).rollback
-            if not _in_transaction(self):
-                return call(*args, **kwargs)
-            return spans.operation(self, "ROLLBACK", call, args, kwargs)
-
         def __exit__(self: Any, *args: Any) -> Any:
             call = super(subclass(), self).__exit__
             if not _in_transaction(self):
@@ -233,8 +198,9 @@ def _connection_namespace(cursor_base: type, connection_base: type) -> Callable[
             operation = "COMMIT" if not args or args[0] is None else "ROLLBACK"
             return spans.operation(self, operation, call, args, {})
 
-        return _named(cls, {
-            "cursor": cursor, "commit": commit, "rollback": rollback, "__exit__": __exit__,
+        return named(cls, {
+            "cursor": cursor, **transaction_methods(spans, subclass, _in_transaction),
+            "__exit__": __exit__,
         })
 
     return namespace

@@ -20,6 +20,7 @@ from unittest import mock
 import asyncpg
 import pytest
 from conftest_postgres import PostgresServer, postgres_server
+from span_checks import SECRET, nothing_secret, take_spans
 
 import codetrace.runtime as rt
 from codetrace.runtime import _asyncpg
@@ -28,20 +29,6 @@ from codetrace.runtime._span import current_span
 __all__ = ["postgres_server"]  # the fixture, imported for this module's tests
 
 CONNECT, POOL = "asyncpg.connect", "asyncpg.pool"
-SECRET = "s3cr3t-value"
-
-
-def _spans(exporter: rt.InMemorySpanExporter) -> list[rt.Span]:
-    spans = list(exporter.get_finished_spans())
-    exporter.clear()
-    return spans
-
-
-def _nothing_secret(spans: list[rt.Span]) -> None:
-    for span in spans:
-        texts = [span.name, span.status_message, repr(span.attributes)]
-        texts += [repr(event.attributes) for event in span.events]
-        assert not any(SECRET in text for text in texts), span
 
 
 async def _connect(server: PostgresServer, **kwargs: Any) -> Any:
@@ -89,7 +76,7 @@ def test_connect_gives_a_traced_connection(
         await conn.close()
 
     asyncio.run(main())
-    connect, select = _spans(exporter)
+    connect, select = take_spans(exporter)
     assert connect.name == "connect codetrace" and connect.kind == rt.SpanKind.CLIENT
     assert connect.attributes == {
         **_server(postgres_server),
@@ -107,7 +94,7 @@ def test_every_statement_method_makes_one_span(
     postgres_server: PostgresServer, exporter: rt.InMemorySpanExporter
 ) -> None:
     async def body(conn: Any) -> list[Any]:
-        _spans(exporter)
+        take_spans(exporter)
         insert = "INSERT INTO items (name, qty) VALUES ($1, $2)"
         results = [
             await conn.execute(insert, SECRET, 1),
@@ -123,7 +110,7 @@ def test_every_statement_method_makes_one_span(
 
     results = _run(postgres_server, body)
     assert results[:5] == ["INSERT 0 1", None, [("b",), ("c",)], ("b", 2), 2]
-    spans = _spans(exporter)
+    spans = take_spans(exporter)
     names = [s.name for s in spans]
     assert names[:5] == [
         "INSERT items", "BATCH INSERT items", "SELECT items", "SELECT items", "SELECT items",
@@ -145,21 +132,21 @@ def test_every_statement_method_makes_one_span(
         assert spans[5].attributes["db.operation.batch.size"] == 3
     assert all(s.kind == rt.SpanKind.CLIENT and s.status_code == rt.StatusCode.UNSET
                for s in spans)
-    _nothing_secret(spans)
+    nothing_secret(spans)
 
 
 def test_spans_are_children_of_the_current_span(
     postgres_server: PostgresServer, exporter: rt.InMemorySpanExporter
 ) -> None:
     async def body(conn: Any) -> None:
-        _spans(exporter)
+        take_spans(exporter)
         with rt.span("request"):
             await asyncio.gather(conn.fetchval("SELECT 1"), asyncio.sleep(0))
             assert current_span() is not None and current_span().name == "request"
         assert current_span() is None
 
     _run(postgres_server, body)
-    select, request = _spans(exporter)
+    select, request = take_spans(exporter)
     assert select.parent_id == request.span_id and select.trace_id == request.trace_id
 
 
@@ -169,7 +156,7 @@ def test_prepared_statements(
     async def body(conn: Any) -> list[Any]:
         await conn.executemany("INSERT INTO items (name, qty) VALUES ($1, $2)",
                                [("a", 1), ("b", 2)])
-        _spans(exporter)
+        take_spans(exporter)
         statement = await conn.prepare("SELECT name FROM items WHERE qty >= $1 ORDER BY qty")
         assert isinstance(statement, asyncpg.prepared_stmt.PreparedStatement)
         insert = await conn.prepare("INSERT INTO items (name, qty) VALUES ($1, $2)")
@@ -183,7 +170,7 @@ def test_prepared_statements(
         return results
 
     assert _run(postgres_server, body) == [["a", "b"], ("b",), "a", None, "Sort"]
-    spans = _spans(exporter)
+    spans = take_spans(exporter)
     assert [s.name for s in spans] == [
         "PREPARE SELECT items", "PREPARE INSERT items", "SELECT items", "SELECT items",
         "SELECT items", "BATCH INSERT items", "EXPLAIN SELECT items",
@@ -198,7 +185,7 @@ def test_prepared_statements(
         "EXPLAIN (FORMAT JSON, VERBOSE) SELECT name FROM items WHERE qty >= $1 ORDER BY qty"
     )
     assert all(s.attributes["server.port"] == postgres_server.port for s in spans)
-    _nothing_secret(spans)
+    nothing_secret(spans)
 
 
 def test_transactions_and_cursors(
@@ -207,7 +194,7 @@ def test_transactions_and_cursors(
     async def body(conn: Any) -> list[Any]:
         await conn.executemany("INSERT INTO items (name, qty) VALUES ($1, $2)",
                                [(f"n{i}", i) for i in range(5)])
-        _spans(exporter)
+        take_spans(exporter)
         async with conn.transaction():
             iterated = [r["qty"] async for r in conn.cursor("SELECT qty FROM items", prefetch=2)]
             cursor = await conn.cursor("SELECT qty FROM items ORDER BY qty")
@@ -226,7 +213,7 @@ def test_transactions_and_cursors(
             "SELECT count(*) FROM items")]
 
     assert _run(postgres_server, body) == [[0, 1, 2, 3, 4], [0, 1], 1, 3, ["n0", "n1"], 5]
-    spans = _spans(exporter)
+    spans = take_spans(exporter)
     assert [s.name for s in spans] == [
         "BEGIN",
         # the iterator: one span per round trip of `prefetch` rows (2 + 2 + 1), not per row
@@ -245,7 +232,7 @@ def test_transactions_and_cursors(
 
 def test_copy(postgres_server: PostgresServer, exporter: rt.InMemorySpanExporter) -> None:
     async def body(conn: Any) -> list[Any]:
-        _spans(exporter)
+        take_spans(exporter)
         source = io.BytesIO(b"a\t1\nb\t2\n")
         out, query_out = io.BytesIO(), io.BytesIO()
         results = [
@@ -265,7 +252,7 @@ def test_copy(postgres_server: PostgresServer, exporter: rt.InMemorySpanExporter
         "COPY 2", "COPY 1", "COPY 3", "COPY 2",
         f"a\nb\n{SECRET}\n".encode(), f"b\n{SECRET}\n".encode(),
     ]
-    spans = _spans(exporter)  # copy_from_query's own queries (it inlines $1) add none
+    spans = take_spans(exporter)  # copy_from_query's own queries (it inlines $1) add none
     assert [s.name for s in spans] == [
         "COPY items", "COPY public.items", "COPY items", "COPY SELECT items",
     ]
@@ -279,14 +266,14 @@ def test_copy(postgres_server: PostgresServer, exporter: rt.InMemorySpanExporter
     assert spans[3].attributes["db.query.text"] == (
         "SELECT name FROM items WHERE qty > $1 AND name <> ?"
     )
-    _nothing_secret(spans)
+    nothing_secret(spans)
 
 
 def test_a_pool(postgres_server: PostgresServer, exporter: rt.InMemorySpanExporter) -> None:
     async def main() -> list[Any]:
         pool = rt.traced(asyncpg.create_pool, POOL)(postgres_server.url, min_size=1, max_size=2)
         async with pool:
-            _spans(exporter)
+            take_spans(exporter)
             first = await pool.fetchval("SELECT 41 + $1::int", 1)
             async with pool.acquire() as conn:
                 assert isinstance(conn, asyncpg.Connection)  # the pool's proxy
@@ -297,7 +284,7 @@ def test_a_pool(postgres_server: PostgresServer, exporter: rt.InMemorySpanExport
             return [first, second]
 
     assert asyncio.run(main()) == [42, "x"]
-    spans = _spans(exporter)
+    spans = take_spans(exporter)
     assert [s.name for s in spans] == [
         "SELECT", "SELECT",  # the statement, then the reset query of the connection's release
         "PREPARE SELECT", "SELECT", "BEGIN", "SELECT", "COMMIT", "SELECT",
@@ -313,7 +300,7 @@ def test_failures_are_recorded_without_values(
 ) -> None:
     async def body(conn: Any) -> list[BaseException]:
         await conn.execute("INSERT INTO items (name, qty) VALUES ($1, 1)", SECRET)
-        _spans(exporter)
+        take_spans(exporter)
         raised = []
         with pytest.raises(asyncpg.UndefinedTableError) as missing:
             await conn.fetch("SELECT * FROM missing WHERE name = 'x'")
@@ -328,7 +315,7 @@ def test_failures_are_recorded_without_values(
 
     missing, duplicate = _run(postgres_server, body)
     assert SECRET in str(duplicate)  # asyncpg puts the server's DETAIL in the message
-    undefined, unique, syntax, fine = _spans(exporter)
+    undefined, unique, syntax, fine = take_spans(exporter)
     assert undefined.name == "SELECT missing" and undefined.status_code == rt.StatusCode.ERROR
     assert undefined.attributes["error.type"] == "asyncpg.exceptions.UndefinedTableError"
     assert undefined.attributes["db.response.status_code"] == "42P01" == missing.sqlstate
@@ -342,14 +329,14 @@ def test_failures_are_recorded_without_values(
     assert syntax.attributes["error.type"] == "asyncpg.exceptions.PostgresSyntaxError"
     assert syntax.attributes["db.response.status_code"] == "42601"
     assert fine.status_code == rt.StatusCode.UNSET
-    _nothing_secret([undefined, unique, syntax, fine])
+    nothing_secret([undefined, unique, syntax, fine])
 
 
 def test_cancellation_ends_the_span_and_leaks_nothing(
     postgres_server: PostgresServer, exporter: rt.InMemorySpanExporter
 ) -> None:
     async def body(conn: Any) -> list[Any]:
-        _spans(exporter)
+        take_spans(exporter)
         task = asyncio.create_task(conn.execute("SELECT pg_sleep(5)"))
         await asyncio.sleep(0.2)  # the query is running on the server
         task.cancel()
@@ -363,7 +350,7 @@ def test_cancellation_ends_the_span_and_leaks_nothing(
         return [after, await conn.fetchval("SELECT 7")]
 
     assert _run(postgres_server, body) == [None, 7]
-    cancelled, timed_out, waited, fine = _spans(exporter)
+    cancelled, timed_out, waited, fine = take_spans(exporter)
     for span in (cancelled, timed_out, waited):
         assert span.end_ns > 0 and span.status_code == rt.StatusCode.ERROR
         assert span.attributes["db.query.text"] == "SELECT pg_sleep(?)"
@@ -386,12 +373,12 @@ def test_a_project_subclass_stays_itself(
     async def body(conn: Any) -> list[str]:
         assert isinstance(conn, AppConnection) and type(conn) is not AppConnection
         await conn.execute("INSERT INTO items (name) VALUES ('a')")
-        _spans(exporter)
+        take_spans(exporter)
         names: list[str] = await conn.names()
         return names
 
     assert _run(postgres_server, body, connection_class=AppConnection) == ["a"]
-    (fetch,) = _spans(exporter)  # the project's fetch goes through the traced one: one span
+    (fetch,) = take_spans(exporter)  # the project's fetch goes through the traced one: one span
     assert fetch.attributes["db.query.text"] == "SELECT name FROM items"
 
 
@@ -405,7 +392,7 @@ def test_a_unix_socket(postgres_server: PostgresServer, exporter: rt.InMemorySpa
         await conn.close()
 
     asyncio.run(main())
-    connect, select = _spans(exporter)
+    connect, select = take_spans(exporter)
     assert select.attributes["server.address"].startswith(postgres_server.socket_dir)
     assert "server.port" not in select.attributes
     assert select.attributes["db.namespace"] == "postgres" and connect.name == "connect postgres"
@@ -419,7 +406,7 @@ def test_a_failed_connect_is_recorded(
             await _connect(postgres_server, database="nowhere")
 
     asyncio.run(main())
-    (span,) = _spans(exporter)
+    (span,) = take_spans(exporter)
     assert span.name == "connect" and span.status_code == rt.StatusCode.ERROR
     assert span.attributes["error.type"] == "asyncpg.exceptions.InvalidCatalogNameError"
 
@@ -440,7 +427,7 @@ def test_mocks_are_called_as_they_are(
         await conn.close()
 
     asyncio.run(main())
-    assert [s.name for s in _spans(exporter)] == ["connect codetrace"]  # no span for mocks
+    assert [s.name for s in take_spans(exporter)] == ["connect codetrace"]  # no span for mocks
 
 
 def test_a_pool_with_its_own_connect_function_is_left_alone(
@@ -461,7 +448,7 @@ def test_a_pool_with_its_own_connect_function_is_left_alone(
             return value
 
     assert asyncio.run(main()) == 3  # the pool's class check still passes
-    assert _spans(exporter) == []
+    assert take_spans(exporter) == []
 
 
 def test_an_unawaited_call_warns_as_untraced_does(postgres_server: PostgresServer) -> None:
@@ -492,7 +479,7 @@ def test_other_callees_are_called_unchanged(exporter: rt.InMemorySpanExporter) -
 
     assert rt.traced(connect, CONNECT)(1, connection_class=int) == ((1,), {"connection_class": int})
     assert _asyncpg.traced_class(int, _asyncpg.CONNECTION_KIND) is None
-    assert _spans(exporter) == []
+    assert take_spans(exporter) == []
 
 
 def test_sqlalchemy_over_a_traced_connection_makes_one_span_per_statement(
@@ -516,7 +503,7 @@ def test_sqlalchemy_over_a_traced_connection_makes_one_span_per_statement(
         return [tuple(r) for r in rows]
 
     assert asyncio.run(main()) == [(1,), (2,)]
-    statements = [s for s in _spans(exporter) if "db.query.text" in s.attributes]
+    statements = [s for s in take_spans(exporter) if "db.query.text" in s.attributes]
     mine = [
         "CREATE TEMP TABLE t (n int)", "INSERT INTO t VALUES ($1)", "SELECT n FROM t ORDER BY n",
     ]

@@ -26,18 +26,13 @@ exercised here: codetrace makes one per round trip (tests/runtime_adapters/test_
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
+import fidelity
 import pytest
 from conftest_postgres import PostgresServer, postgres_server
-from typer.testing import CliRunner
 
-from codetrace.cli import app
 from codetrace.runtime._sql import analyse
 
 __all__ = ["postgres_server"]  # the fixture, imported for this module's tests
@@ -46,54 +41,10 @@ pytestmark = pytest.mark.slow  # two interpreters (one imports the OpenTelemetry
 
 PROGRAM = Path(__file__).parents[2] / "fixtures" / "fidelity" / "asyncpg_shop"
 
-UNDER_OPENTELEMETRY = """
-import json, runpy, sys
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
-
-memory = InMemorySpanExporter()
-provider = TracerProvider()
-provider.add_span_processor(SimpleSpanProcessor(memory))
-trace.set_tracer_provider(provider)
-AsyncPGInstrumentor().instrument()
-program, url, out = sys.argv[1:]
-sys.argv = [program, url]
-runpy.run_path(program, run_name="__main__")
-with open(out, "w") as file:
-    for span in memory.get_finished_spans():
-        file.write(json.dumps({
-            "name": span.name, "kind": span.kind.name, "attributes": dict(span.attributes),
-            "status": {"code": span.status.status_code.name},
-            "events": [event.name for event in span.events],
-        }) + "\\n")
-"""
-
-
-def _run(arguments: list[str], env: dict[str, str]) -> str:
-    result = subprocess.run(
-        [sys.executable, "-W", "error", *arguments], capture_output=True, text=True, timeout=120,
-        env={**{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}, **env},
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def _spans(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
-def _our_spans(path: Path) -> list[dict[str, Any]]:
-    """codetrace's JSON-lines file as flat span records (OTLP JSON requests, one a line)."""
-    lines = path.read_text().splitlines()
-    if lines and "resourceSpans" in json.loads(lines[0]):
-        from codetrace.runtime._otlp._json_records import read_json_lines
-
-        return read_json_lines(path)
-    return _spans(path)  # the flat records of earlier runtimes
+UNDER_OPENTELEMETRY = fidelity.otel_script(
+    "from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor",
+    "AsyncPGInstrumentor().instrument()",
+)
 
 
 @pytest.fixture(scope="module")
@@ -101,24 +52,10 @@ def runs(
     postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("fidelity")
-    out = root / "instrumented"
-    result = CliRunner().invoke(app, ["apply", "--out", str(out), "--no-cache", str(PROGRAM)])
-    assert result.exit_code == 0, result.stderr
-    otel_output = _run(
-        ["-c", UNDER_OPENTELEMETRY, str(PROGRAM / "shop.py"), postgres_server.url,
-         str(root / "otel.jsonl")],
-        {"OTEL_SEMCONV_STABILITY_OPT_IN": "database"},
+    out = fidelity.instrumented_copy(PROGRAM, root / "instrumented")
+    return fidelity.run_both(
+        UNDER_OPENTELEMETRY, PROGRAM / "shop.py", out / "shop.py", [postgres_server.url], root
     )
-    ours_output = _run(
-        [str(out / "shop.py"), postgres_server.url],
-        {"OTEL_TRACES_EXPORTER": "jsonl", "CODETRACE_JSONL_PATH": str(root / "ours.jsonl")},
-    )
-    return {
-        "source": (out / "shop.py").read_text(),
-        "outputs": (otel_output, ours_output),
-        "otel": _spans(root / "otel.jsonl"),
-        "ours": _our_spans(root / "ours.jsonl"),
-    }
 
 
 def _paired(runs: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:

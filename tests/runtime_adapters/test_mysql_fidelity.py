@@ -31,19 +31,13 @@ asserted too, so a change on either side shows:
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
+import fidelity
 import pytest
 from conftest_mariadb import MariaDBServer, mariadb_server
-from typer.testing import CliRunner
 
-from codetrace.cli import app
-from codetrace.runtime._otlp._json_records import read_json_lines
 from codetrace.runtime._sql import analyse
 
 __all__ = ["mariadb_server"]  # the fixture, imported for this module's tests
@@ -56,52 +50,11 @@ DRIVERS = {
     "mysqldb": ("shop_mysqldb.py", "mysqlclient", "MySQLClientInstrumentor"),
 }
 
-UNDER_OPENTELEMETRY = """
-import importlib, json, runpy, sys
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-memory = InMemorySpanExporter()
-provider = TracerProvider()
-provider.add_span_processor(SimpleSpanProcessor(memory))
-trace.set_tracer_provider(provider)
-module, instrumentor, program, host, port, out = sys.argv[1:]
-package = importlib.import_module(f"opentelemetry.instrumentation.{module}")
-getattr(package, instrumentor)().instrument()
-sys.argv = [program, host, port]
-runpy.run_path(program, run_name="__main__")
-with open(out, "w") as file:
-    for span in memory.get_finished_spans():
-        file.write(json.dumps({
-            "name": span.name, "kind": span.kind.name, "attributes": dict(span.attributes),
-            "status": {"code": span.status.status_code.name},
-            "events": [event.name for event in span.events],
-        }) + "\\n")
-"""
-
-
-def _run(arguments: list[str], env: dict[str, str]) -> str:
-    result = subprocess.run(
-        [sys.executable, *arguments], capture_output=True, text=True, timeout=120,
-        env={**{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}, **env},
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def _spans(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
 
 @pytest.fixture(scope="module")
 def instrumented(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("fidelity") / "instrumented"
-    result = CliRunner().invoke(app, ["apply", "--out", str(out), "--no-cache", str(PROGRAMS)])
-    assert result.exit_code == 0, result.stderr
-    return out
+    root = tmp_path_factory.mktemp("fidelity")
+    return fidelity.instrumented_copy(PROGRAMS, root / "instrumented")
 
 
 @pytest.fixture(scope="module", params=sorted(DRIVERS))
@@ -113,23 +66,17 @@ def runs(
     pytest.importorskip("MySQLdb" if request.param == "mysqldb" else "pymysql")
     root = tmp_path_factory.mktemp(request.param)
     server = [mariadb_server.host, str(mariadb_server.port)]
-    otel_output = _run(
-        ["-c", UNDER_OPENTELEMETRY, module, instrumentor, str(PROGRAMS / program), *server,
-         str(root / "otel.jsonl")],
-        {"OTEL_SEMCONV_STABILITY_OPT_IN": "database"},
+    script = fidelity.otel_script(
+        f"from opentelemetry.instrumentation.{module} import {instrumentor}",
+        f"{instrumentor}().instrument()",
     )
-    ours_output = _run(
-        [str(instrumented / program), *server],
-        {"OTEL_TRACES_EXPORTER": "jsonl", "CODETRACE_JSONL_PATH": str(root / "ours.jsonl")},
+    # warnings stay warnings here, as this test has always run them (the other fidelity tests
+    # run with -W error; these programs pass with it too, today)
+    found = fidelity.run_both(
+        script, PROGRAMS / program, instrumented / program, server, root,
+        warnings_are_errors=False,
     )
-    return {
-        "driver": request.param,
-        "source": (instrumented / program).read_text(),
-        "outputs": (otel_output, ours_output),
-        "otel": _spans(root / "otel.jsonl"),
-        "ours": read_json_lines(root / "ours.jsonl"),
-        "port": mariadb_server.port,
-    }
+    return {**found, "driver": request.param, "port": mariadb_server.port}
 
 
 def _statements(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from unittest import mock
 
 import pytest
 from conftest_mariadb import MariaDBServer, mariadb_server
+from span_checks import SECRET, nothing_secret, take_spans
 
 import codetrace.runtime as rt
 
@@ -27,26 +28,12 @@ import MySQLdb.cursors
 __all__ = ["mariadb_server"]  # the fixture, imported for this module's tests
 
 CONNECT, QUERY, TRANSACTION = "mysqlclient.connect", "mysqlclient.query", "mysqlclient.transaction"
-SECRET = "s3cr3t-value"
 
 
 def _connect(server: MariaDBServer, callee: Any = None, **kwargs: Any) -> Any:
     options = {"host": server.host, "port": server.port, "user": server.user,
                "database": server.database, **kwargs}
     return rt.traced(callee or MySQLdb.connect, CONNECT)(**options)
-
-
-def _spans(exporter: rt.InMemorySpanExporter) -> list[rt.Span]:
-    spans = list(exporter.get_finished_spans())
-    exporter.clear()
-    return spans
-
-
-def _nothing_secret(spans: list[rt.Span]) -> None:
-    for span in spans:
-        texts = [span.name, span.status_message, repr(span.attributes)]
-        texts += [repr(event.attributes) for event in span.events]
-        assert not any(SECRET in text for text in texts), span
 
 
 @pytest.fixture
@@ -80,7 +67,7 @@ def test_connect_and_operations(
         streaming.execute("SELECT id FROM stock ORDER BY id")
         assert list(streaming) == [(1,), (2,), (3,)]
     connection.rollback()
-    spans = _spans(exporter)
+    spans = take_spans(exporter)
     assert [s.name for s in spans] == [
         "connect codetrace", "DROP TABLE stock", "CREATE TABLE stock", "INSERT stock",
         "BATCH INSERT stock", "COMMIT", "SELECT stock", "SELECT stock", "ROLLBACK",
@@ -97,7 +84,7 @@ def test_connect_and_operations(
         assert span.attributes["db.system.name"] == "mariadb"
         assert span.attributes["db.namespace"] == "codetrace"
         assert span.attributes["server.port"] == mariadb_server.port
-    _nothing_secret(spans)
+    nothing_secret(spans)
     connection.close()
 
 
@@ -113,7 +100,7 @@ def test_callproc_and_errors(conn: Any, exporter: rt.InMemorySpanExporter) -> No
     with pytest.raises(MySQLdb.IntegrityError):
         cursor.execute("INSERT INTO items VALUES (%s, %s, %s)", (1, SECRET, 1))
     assert SECRET in str(syntax.value)  # the application's exception, as it was
-    call, failed, duplicate = _spans(exporter)
+    call, failed, duplicate = take_spans(exporter)
     assert call.name == "CALL add_points"
     assert call.attributes["db.stored_procedure.name"] == "add_points"
     assert failed.attributes["db.response.status_code"] == "1064"
@@ -123,7 +110,7 @@ def test_callproc_and_errors(conn: Any, exporter: rt.InMemorySpanExporter) -> No
     for span in (failed, duplicate):
         assert span.status_code == rt.StatusCode.ERROR
         assert [event.name for event in span.events] == ["exception"]
-    _nothing_secret([call, failed, duplicate])
+    nothing_secret([call, failed, duplicate])
 
 
 def test_unix_socket_is_the_server_address(
@@ -133,7 +120,7 @@ def test_unix_socket_is_the_server_address(
         unix_socket=mariadb_server.unix_socket, user=mariadb_server.user, database="codetrace"
     )
     connection.cursor().execute("SELECT 1")
-    spans = _spans(exporter)
+    spans = take_spans(exporter)
     assert [s.name for s in spans] == ["connect codetrace", "SELECT"]
     for span in spans:
         assert span.attributes["server.address"] == mariadb_server.unix_socket
@@ -150,7 +137,7 @@ def test_every_spelling_of_connect_is_traced(
         assert isinstance(connection, MySQLdb.connections.Connection)
         connection.cursor().execute("SELECT 1")
         connection.close()
-    assert [s.name for s in _spans(exporter)] == ["connect codetrace", "SELECT"] * 4
+    assert [s.name for s in take_spans(exporter)] == ["connect codetrace", "SELECT"] * 4
 
 
 def test_call_sites_and_a_connection_from_elsewhere(
@@ -158,12 +145,12 @@ def test_call_sites_and_a_connection_from_elsewhere(
 ) -> None:
     rt.traced(conn.cursor().execute, QUERY)("SELECT 1")  # the traced object's span only
     rt.traced(conn.commit, TRANSACTION)()
-    assert [s.name for s in _spans(exporter)] == ["SELECT", "COMMIT"]
+    assert [s.name for s in take_spans(exporter)] == ["SELECT", "COMMIT"]
     plain = MySQLdb.connect(host=mariadb_server.host, port=mariadb_server.port,
                             user=mariadb_server.user, database="codetrace")
     rt.traced(plain.cursor().execute, QUERY)("SELECT 2")
     rt.traced(plain.rollback, TRANSACTION)()
-    spans = _spans(exporter)
+    spans = take_spans(exporter)
     assert [s.name for s in spans] == ["SELECT", "ROLLBACK"]
     for span in spans:
         assert span.attributes["db.system.name"] == "mariadb"
@@ -191,7 +178,7 @@ def test_mocks_and_project_subclasses(
 
     connection = _connect(mariadb_server, AppConnection)
     assert type(connection).__name__ == "AppConnection" and connection.tables() > 0
-    assert [s.name for s in _spans(exporter)] == [
+    assert [s.name for s in take_spans(exporter)] == [
         "connect codetrace", "SELECT information_schema.tables",
     ]
     connection.close()
@@ -206,4 +193,4 @@ def test_pymysql_installed_as_mysqldb_is_traced_as_pymysql(
     assert isinstance(connection, pymysql.connections.Connection)
     connection.cursor().execute("SELECT 1")
     connection.close()
-    assert [s.name for s in _spans(exporter)] == ["connect codetrace", "SELECT"]
+    assert [s.name for s in take_spans(exporter)] == ["connect codetrace", "SELECT"]

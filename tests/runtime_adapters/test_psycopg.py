@@ -23,26 +23,13 @@ from conftest_postgres import PostgresServer, postgres_server
 from psycopg import sql
 from psycopg.rows import dict_row
 from server_process import free_port
+from span_checks import SECRET, nothing_secret, take_spans
 
 import codetrace.runtime as rt
 
 __all__ = ["postgres_server"]  # the fixture, imported for this module's tests
 
 CONNECT, POOL = "psycopg.connect", "psycopg.pool"
-SECRET = "s3cr3t-value"
-
-
-def _spans(exporter: rt.InMemorySpanExporter) -> list[rt.Span]:
-    spans = list(exporter.get_finished_spans())
-    exporter.clear()
-    return spans
-
-
-def _nothing_secret(spans: list[rt.Span]) -> None:
-    for span in spans:
-        texts = [span.name, span.status_message, repr(span.attributes)]
-        texts += [repr(event.attributes) for event in span.events]
-        assert not any(SECRET in text for text in texts), span
 
 
 @pytest.fixture
@@ -61,7 +48,7 @@ def test_connect_span_and_a_connection_that_is_still_psycopgs(
     connection = rt.traced(psycopg.connect, CONNECT)(
         postgres_server.dsn, password=SECRET, row_factory=dict_row
     )
-    (span,) = _spans(exporter)
+    (span,) = take_spans(exporter)
     assert span.name == "connect codetrace" and span.kind == rt.SpanKind.CLIENT
     assert span.attributes == {
         "db.system.name": "postgresql", "db.operation.name": "connect",
@@ -72,14 +59,14 @@ def test_connect_span_and_a_connection_that_is_still_psycopgs(
     assert type(connection) is not psycopg.Connection and type(connection).__name__ == "Connection"
     assert connection.execute("SELECT 1 AS n").fetchone() == {"n": 1}
     assert connection.cursor_factory is psycopg.Cursor  # the application's view is unchanged
-    _nothing_secret(_spans(exporter))
+    nothing_secret(take_spans(exporter))
     connection.close()
 
 
 def test_shortcuts_and_cursors_make_one_span_each(
     conn: Any, postgres_server: PostgresServer, exporter: rt.InMemorySpanExporter
 ) -> None:
-    _spans(exporter)
+    take_spans(exporter)
     conn.execute("INSERT INTO items VALUES (1, %s)", (SECRET,))
     with conn.cursor() as cur:
         cur.execute(f"INSERT INTO items VALUES (2, '{SECRET}')")
@@ -87,7 +74,7 @@ def test_shortcuts_and_cursors_make_one_span_each(
         query = sql.SQL("SELECT name FROM {} WHERE id = %s").format(sql.Identifier("items"))
         assert cur.execute(query, (1,)).fetchall() == [(SECRET,)]
         assert isinstance(cur, psycopg.Cursor)
-    shortcut, literal, batch, composed = spans = _spans(exporter)
+    shortcut, literal, batch, composed = spans = take_spans(exporter)
     assert shortcut.name == "INSERT items"
     assert shortcut.attributes == {
         "db.system.name": "postgresql", "db.query.text": "INSERT INTO items VALUES (?, %s)",
@@ -98,12 +85,12 @@ def test_shortcuts_and_cursors_make_one_span_each(
     assert batch.name == "BATCH INSERT items"
     assert batch.attributes["db.operation.batch.size"] == 2
     assert composed.attributes["db.query.text"] == 'SELECT name FROM "items" WHERE id = %s'
-    _nothing_secret(spans)
+    nothing_secret(spans)
 
 
 def test_every_kind_of_cursor_is_traced(conn: Any, exporter: rt.InMemorySpanExporter) -> None:
     conn.execute("INSERT INTO items VALUES (1, 'pen'), (2, 'ink')")
-    _spans(exporter)
+    take_spans(exporter)
     with conn.cursor(name="by_name") as server_side:  # DECLARE: a server-side cursor
         server_side.execute("SELECT name FROM items ORDER BY id")
         assert [row[0] for row in server_side] == ["pen", "ink"]
@@ -116,11 +103,11 @@ def test_every_kind_of_cursor_is_traced(conn: Any, exporter: rt.InMemorySpanExpo
         assert isinstance(client_side, psycopg.ClientCursor)
     raw = psycopg.Cursor(conn)  # built by hand, not by the connection: not traced
     raw.execute("SELECT 1")
-    assert [s.name for s in _spans(exporter)] == ["SELECT items", "SELECT items", "SELECT"]
+    assert [s.name for s in take_spans(exporter)] == ["SELECT items", "SELECT items", "SELECT"]
 
 
 def test_copy_blocks_are_one_span(conn: Any, exporter: rt.InMemorySpanExporter) -> None:
-    _spans(exporter)
+    take_spans(exporter)
     with conn.cursor() as cur:
         with cur.copy("COPY items (id, name) FROM STDIN") as copy:
             copy.write_row((1, SECRET))
@@ -132,25 +119,25 @@ def test_copy_blocks_are_one_span(conn: Any, exporter: rt.InMemorySpanExporter) 
         with pytest.raises(expected) as raised, cur.copy("COPY items FROM STDIN"):
             raise ValueError("the application's own error")
     conn.rollback()
-    into, out, aborted, _ = spans = _spans(exporter)
+    into, out, aborted, _ = spans = take_spans(exporter)
     assert into.name == "COPY items" and out.name == "COPY SELECT items"
     assert into.attributes["db.query.text"] == "COPY items (id, name) FROM STDIN"
     assert aborted.status_code == rt.StatusCode.ERROR
     assert aborted.attributes["error.type"] == (
         "ValueError" if type(raised.value) is ValueError else "psycopg.errors.QueryCanceled")
-    _nothing_secret(spans)
+    nothing_secret(spans)
 
 
 def test_transactions_end_in_spans_only_when_one_is_open(
     conn: Any, exporter: rt.InMemorySpanExporter
 ) -> None:
-    _spans(exporter)
+    take_spans(exporter)
     conn.commit()  # nothing open: psycopg sends nothing
     conn.execute("INSERT INTO items VALUES (1, 'a')")
     conn.commit()
     conn.execute("INSERT INTO items VALUES (2, 'b')")
     conn.rollback()
-    assert [s.name for s in _spans(exporter)] == ["INSERT items", "COMMIT", "INSERT items",
+    assert [s.name for s in take_spans(exporter)] == ["INSERT items", "COMMIT", "INSERT items",
                                                   "ROLLBACK"]
 
     with conn.transaction():  # BEGIN ... COMMIT
@@ -163,7 +150,7 @@ def test_transactions_end_in_spans_only_when_one_is_open(
         1 / 0  # noqa: B018
     with conn.transaction(force_rollback=True):
         conn.execute("INSERT INTO items VALUES (6, 'f')")
-    assert [s.name for s in _spans(exporter)] == [
+    assert [s.name for s in take_spans(exporter)] == [
         "INSERT items", "INSERT items", "COMMIT", "INSERT items", "ROLLBACK", "INSERT items",
         "ROLLBACK",
     ]
@@ -180,7 +167,7 @@ def test_leaving_with_commits_or_rolls_back_in_a_span(
         connection.execute("SELECT 1")
         1 / 0  # noqa: B018
     assert connection.closed
-    names = [s.name for s in _spans(exporter)]
+    names = [s.name for s in take_spans(exporter)]
     assert names == ["connect codetrace", "CREATE TABLE t", "COMMIT",
                      "connect codetrace", "SELECT", "ROLLBACK"]
 
@@ -189,7 +176,7 @@ def test_errors_are_recorded_scrubbed_and_reraised(
     conn: Any, exporter: rt.InMemorySpanExporter
 ) -> None:
     conn.execute("INSERT INTO items VALUES (1, %s)", (SECRET,))
-    _spans(exporter)
+    take_spans(exporter)
     with pytest.raises(psycopg.errors.UniqueViolation) as raised:
         conn.execute("INSERT INTO items VALUES (%s, %s)", (1, SECRET))
     assert raised.value.sqlstate == "23505"
@@ -197,13 +184,13 @@ def test_errors_are_recorded_scrubbed_and_reraised(
     with pytest.raises(psycopg.errors.UndefinedTable):
         conn.execute(f"SELECT * FROM missing WHERE name = '{SECRET}'")
     conn.rollback()
-    unique, _, missing, _ = spans = _spans(exporter)
+    unique, _, missing, _ = spans = take_spans(exporter)
     assert unique.attributes["error.type"] == "psycopg.errors.UniqueViolation"
     assert unique.attributes["db.response.status_code"] == "23505"
     assert missing.attributes["error.type"] == "psycopg.errors.UndefinedTable"
     assert missing.attributes["db.response.status_code"] == "42P01"
     assert missing.status_code == rt.StatusCode.ERROR
-    _nothing_secret(spans)
+    nothing_secret(spans)
 
 
 def test_project_subclasses_are_traced_and_keep_their_methods(
@@ -223,7 +210,7 @@ def test_project_subclasses_are_traced_and_keep_their_methods(
     assert isinstance(connection, Shop) and type(connection).__name__ == "Shop"
     assert connection.one() == 1
     connection.close()
-    names = [s.name for s in _spans(exporter)]
+    names = [s.name for s in take_spans(exporter)]
     assert names == ["SET", "connect codetrace", "SELECT"]  # SET runs inside connect's span
 
 
@@ -255,14 +242,14 @@ def test_async_connections(
     total, rows, names = asyncio.run(main())
     assert total == (3,) and rows == [f"1\t{SECRET}\n".encode(), b"2\tb\n"]
     assert names == [(SECRET,), ("b",)]
-    spans = _spans(exporter)
+    spans = take_spans(exporter)
     assert [s.name for s in spans] == [
         "connect codetrace", "CREATE TABLE t", "BATCH INSERT t", "COPY t", "SELECT t", "SELECT t",
         "SELECT missing", "ROLLBACK", "SELECT", "COMMIT",
     ]
     assert spans[-4].attributes["error.type"] == "psycopg.errors.UndefinedTable"
     assert len({s.trace_id for s in spans}) == len(spans)  # no span left current behind
-    _nothing_secret(spans)
+    nothing_secret(spans)
 
 
 def test_async_spans_are_children_of_the_awaiting_task(
@@ -279,7 +266,7 @@ def test_async_spans_are_children_of_the_awaiting_task(
         assert rt.current_span() is None
 
     asyncio.run(main())
-    connect, select, commit, request = _spans(exporter)
+    connect, select, commit, request = take_spans(exporter)
     assert connect.parent_id == select.parent_id == commit.parent_id == request.span_id
 
 
@@ -306,7 +293,7 @@ def test_pools_open_traced_connections(
             await connection.execute("SELECT 3")
 
     asyncio.run(use_async_pool())
-    names = [s.name for s in _spans(exporter)]
+    names = [s.name for s in take_spans(exporter)]
     assert names == ["SELECT", "COMMIT"] * 3  # no connect spans: the pool's, not the app's
 
 
@@ -319,7 +306,7 @@ def test_project_pools_with_their_own_arguments_are_left_alone(
 
     with rt.traced(FixedPool, POOL)(postgres_server.dsn) as pool, pool.connection() as connection:
         assert type(connection) is psycopg.Connection
-    assert _spans(exporter) == []
+    assert take_spans(exporter) == []
 
 
 def test_a_failed_connect_says_where_it_went(exporter: rt.InMemorySpanExporter) -> None:
@@ -336,12 +323,12 @@ def test_a_failed_connect_says_where_it_went(exporter: rt.InMemorySpanExporter) 
             )
 
     asyncio.run(main())
-    for span in _spans(exporter):
+    for span in take_spans(exporter):
         assert span.name == "connect shop" and span.status_code == rt.StatusCode.ERROR
         assert span.attributes["server.address"] == "127.0.0.1"
         assert span.attributes["server.port"] == port
         assert span.attributes["error.type"] == "psycopg.OperationalError"
-        _nothing_secret([span])
+        nothing_secret([span])
 
 
 def test_sqlalchemy_over_a_traced_connection_makes_one_span_per_statement(
@@ -357,7 +344,7 @@ def test_sqlalchemy_over_a_traced_connection_makes_one_span_per_statement(
         connection.execute(sqlalchemy.text("INSERT INTO sa VALUES (:x)"), [{"x": 1}, {"x": 2}])
         assert connection.execute(sqlalchemy.text("SELECT sum(x) FROM sa")).scalar() == 3
     engine.dispose()
-    spans = _spans(exporter)
+    spans = take_spans(exporter)
     texts = [s.attributes.get("db.query.text") for s in spans]
     for text in ("CREATE TEMP TABLE sa (x integer)", "SELECT sum(x) FROM sa"):
         assert texts.count(text) == 1, texts  # SQLAlchemy's span, not the driver's too
@@ -388,7 +375,7 @@ def test_async_sqlalchemy_over_a_traced_async_connection_makes_one_span_per_stat
         return int(total)
 
     assert asyncio.run(main()) == 3
-    texts = [s.attributes.get("db.query.text") for s in _spans(exporter)]
+    texts = [s.attributes.get("db.query.text") for s in take_spans(exporter)]
     for text in ("CREATE TEMP TABLE asa (x integer)", "SELECT sum(x) FROM asa"):
         assert texts.count(text) == 1, texts  # SQLAlchemy's span, not the driver's too
 
@@ -403,7 +390,7 @@ def test_mocks_are_called_exactly_as_written(exporter: rt.InMemorySpanExporter) 
     with mock.patch("psycopg_pool.ConnectionPool") as pool:
         rt.traced(psycopg_pool.ConnectionPool, POOL)("dbname=z")
     assert pool.mock_calls == [mock.call("dbname=z")]
-    assert _spans(exporter) == []
+    assert take_spans(exporter) == []
 
 
 def test_disabled_opens_a_plain_connection(

@@ -22,6 +22,7 @@ import pytest
 from conftest_postgres import PostgresServer, postgres_server
 from psycopg2 import sql
 from server_process import free_port
+from span_checks import SECRET, nothing_secret, take_spans
 
 import codetrace.runtime as rt
 from codetrace.runtime import _psycopg2
@@ -29,24 +30,10 @@ from codetrace.runtime import _psycopg2
 __all__ = ["postgres_server"]  # the fixture, imported for this module's tests
 
 CONNECT, POOL = "psycopg2.connect", "psycopg2.pool"
-SECRET = "s3cr3t-value"
 
 
 def _connect(*args: Any, **kwargs: Any) -> Any:
     return rt.traced(psycopg2.connect, CONNECT)(*args, **kwargs)
-
-
-def _spans(exporter: rt.InMemorySpanExporter) -> list[rt.Span]:
-    spans = list(exporter.get_finished_spans())
-    exporter.clear()
-    return spans
-
-
-def _nothing_secret(spans: list[rt.Span]) -> None:
-    for span in spans:
-        texts = [span.name, span.status_message, repr(span.attributes)]
-        texts += [repr(event.attributes) for event in span.events]
-        assert not any(SECRET in text for text in texts), span
 
 
 @pytest.fixture
@@ -69,13 +56,13 @@ def test_connect_span_and_a_connection_that_is_still_psycopg2s(
     postgres_server: PostgresServer, exporter: rt.InMemorySpanExporter
 ) -> None:
     connection = _connect(postgres_server.dsn + f" password={SECRET}")
-    (span,) = _spans(exporter)
+    (span,) = take_spans(exporter)
     assert span.name == "connect codetrace" and span.kind == rt.SpanKind.CLIENT
     assert span.attributes == {
         "db.system.name": "postgresql", "db.operation.name": "connect",
         "db.query.summary": "connect codetrace", **_where(postgres_server),
     }
-    _nothing_secret([span])
+    nothing_secret([span])
     assert isinstance(connection, psycopg2.extensions.connection)
     assert type(connection) is not psycopg2.extensions.connection
     assert type(connection).__name__ == "connection"
@@ -86,7 +73,7 @@ def test_connect_span_and_a_connection_that_is_still_psycopg2s(
 def test_statements_make_one_span_each(
     conn: Any, postgres_server: PostgresServer, exporter: rt.InMemorySpanExporter
 ) -> None:
-    _spans(exporter)
+    take_spans(exporter)
     cur = conn.cursor()
     cur.execute("INSERT INTO items VALUES (1, %s)", (SECRET,))
     cur.execute(f"INSERT INTO items VALUES (2, '{SECRET}')")
@@ -94,7 +81,7 @@ def test_statements_make_one_span_each(
     cur.executemany("INSERT INTO items VALUES (%s, %s)", [(5, "b")])
     cur.execute(sql.SQL("SELECT name FROM {} WHERE id = %s").format(sql.Identifier("items")), (1,))
     assert cur.fetchall() == [(SECRET,)]
-    one, two, batch, single, composed = spans = _spans(exporter)
+    one, two, batch, single, composed = spans = take_spans(exporter)
     where = _where(postgres_server)
     assert one.name == "INSERT items"
     assert one.attributes == {
@@ -107,7 +94,7 @@ def test_statements_make_one_span_each(
     assert single.name == "INSERT items" and "db.operation.batch.size" not in single.attributes
     assert composed.attributes["db.query.text"] == 'SELECT name FROM "items" WHERE id = %s'
     assert all(s.status_code == rt.StatusCode.UNSET for s in spans)
-    _nothing_secret(spans)
+    nothing_secret(spans)
 
 
 def test_callproc_copies_and_extras_helpers(
@@ -116,7 +103,7 @@ def test_callproc_copies_and_extras_helpers(
     cur = conn.cursor()
     cur.execute("CREATE OR REPLACE FUNCTION twice(x integer) RETURNS integer "
                 "AS 'SELECT x * 2' LANGUAGE SQL")
-    _spans(exporter)
+    take_spans(exporter)
     cur.callproc("twice", (21,))
     assert cur.fetchone() == (42,)
     cur.copy_from(io.StringIO("1\tpen\n2\tink\n"), "items", columns=("id", "name"))
@@ -129,7 +116,7 @@ def test_callproc_copies_and_extras_helpers(
     psycopg2.extras.execute_values(cur, "INSERT INTO items VALUES %s", [(3, SECRET), (4, "x")])
     psycopg2.extras.execute_batch(cur, "UPDATE items SET name = %s WHERE id = %s",
                                   [("y", 3), ("z", 4)], page_size=1)
-    spans = _spans(exporter)
+    spans = take_spans(exporter)
     assert [s.name for s in spans] == [
         "CALL twice", "COPY items", "COPY items", "COPY SELECT items", "INSERT items",
         "UPDATE items", "UPDATE items",
@@ -141,13 +128,13 @@ def test_callproc_copies_and_extras_helpers(
     assert copy_from.attributes["db.query.text"] == "COPY items (id, name) FROM STDIN"
     assert copy_to.attributes["db.query.text"] == "COPY items TO STDOUT"
     assert values.attributes["db.query.text"] == "INSERT INTO items VALUES (?,?),(?,?)"
-    _nothing_secret(spans)
+    nothing_secret(spans)
 
 
 def test_transactions_end_in_spans_only_when_one_is_open(
     conn: Any, exporter: rt.InMemorySpanExporter
 ) -> None:
-    _spans(exporter)
+    take_spans(exporter)
     conn.commit()  # nothing open: psycopg2 sends nothing
     conn.rollback()
     cur = conn.cursor()
@@ -162,7 +149,7 @@ def test_transactions_end_in_spans_only_when_one_is_open(
         1 / 0  # noqa: B018
     with conn:  # nothing sent inside: nothing to commit
         pass
-    spans = _spans(exporter)
+    spans = take_spans(exporter)
     assert [s.name for s in spans] == [
         "INSERT items", "COMMIT", "INSERT items", "ROLLBACK", "INSERT items", "COMMIT",
         "INSERT items", "ROLLBACK",
@@ -177,11 +164,11 @@ def test_transactions_end_in_spans_only_when_one_is_open(
 def test_spans_are_children_of_the_current_span(
     conn: Any, exporter: rt.InMemorySpanExporter
 ) -> None:
-    _spans(exporter)
+    take_spans(exporter)
     with rt.span("request") as parent:
         conn.cursor().execute("SELECT 1")
         conn.commit()
-    select, commit, request = _spans(exporter)
+    select, commit, request = take_spans(exporter)
     assert select.parent_id == commit.parent_id == parent.span_id
     assert select.trace_id == request.trace_id
     assert rt.current_span() is None
@@ -192,7 +179,7 @@ def test_errors_are_recorded_scrubbed_and_reraised(
 ) -> None:
     cur = conn.cursor()
     cur.execute("INSERT INTO items VALUES (1, %s)", (SECRET,))
-    _spans(exporter)
+    take_spans(exporter)
     with pytest.raises(psycopg2.errors.UniqueViolation) as raised:
         cur.execute("INSERT INTO items VALUES (%s, %s)", (1, SECRET))
     assert raised.value.pgcode == "23505"
@@ -200,17 +187,17 @@ def test_errors_are_recorded_scrubbed_and_reraised(
     with pytest.raises(psycopg2.errors.UndefinedTable):
         cur.execute(f"SELECT * FROM missing WHERE name = '{SECRET}'")
     conn.rollback()
-    spans = _spans(exporter)
+    spans = take_spans(exporter)
     cur.execute("CREATE OR REPLACE FUNCTION twice(x integer) RETURNS integer "
                 "AS 'SELECT x * 2' LANGUAGE SQL")
-    _spans(exporter)
+    take_spans(exporter)
     with pytest.raises(psycopg2.errors.InvalidTextRepresentation, match=SECRET):
         cur.callproc("twice", (SECRET,))  # the driver quotes the value back
     conn.rollback()
-    (procedure, _) = _spans(exporter)
+    (procedure, _) = take_spans(exporter)
     assert procedure.name == "CALL twice" and procedure.status_code == rt.StatusCode.ERROR
     assert procedure.attributes["db.response.status_code"] == "22P02"
-    _nothing_secret([procedure])
+    nothing_secret([procedure])
     unique, _, missing, _ = spans
     assert unique.status_code == missing.status_code == rt.StatusCode.ERROR
     assert unique.attributes["error.type"] == "psycopg2.errors.UniqueViolation"
@@ -219,7 +206,7 @@ def test_errors_are_recorded_scrubbed_and_reraised(
     assert missing.attributes["db.response.status_code"] == "42P01"
     (event,) = missing.events
     assert "missing" in str(event.attributes["exception.message"])
-    _nothing_secret(spans)
+    nothing_secret(spans)
 
 
 def test_cursor_factories_keep_working(
@@ -227,7 +214,7 @@ def test_cursor_factories_keep_working(
 ) -> None:
     conn.cursor().execute("INSERT INTO items VALUES (1, 'pen')")
     conn.commit()
-    _spans(exporter)
+    take_spans(exporter)
     dict_cursor = conn.cursor(cursor_factory=psycopg2.extras.DictCursor)
     dict_cursor.execute("SELECT id, name FROM items")
     assert dict_cursor.fetchone()["name"] == "pen"
@@ -242,12 +229,12 @@ def test_cursor_factories_keep_working(
     assert conn.cursor_factory is psycopg2.extras.RealDictCursor
     by_function = conn.cursor(cursor_factory=lambda *a, **k: psycopg2.extensions.cursor(*a, **k))
     assert type(by_function) is psycopg2.extensions.cursor  # not a class: used as given
-    assert [s.name for s in _spans(exporter)] == ["SELECT items"] * 3
+    assert [s.name for s in take_spans(exporter)] == ["SELECT items"] * 3
     at_connect = _connect(postgres_server.dsn, cursor_factory=psycopg2.extras.RealDictCursor)
     cur = at_connect.cursor()
     cur.execute("SELECT name FROM items")
     assert cur.fetchall() == [{"name": "pen"}]
-    assert [s.name for s in _spans(exporter)] == ["connect codetrace", "SELECT items"]
+    assert [s.name for s in take_spans(exporter)] == ["connect codetrace", "SELECT items"]
     at_connect.close()
 
 
@@ -270,7 +257,7 @@ def test_connection_factories_are_composed(
     positional = _connect(postgres_server.dsn, AppConnection)
     assert isinstance(positional, AppConnection) and positional.one() == 1
     positional.close()
-    names = [s.name for s in _spans(exporter)]
+    names = [s.name for s in take_spans(exporter)]
     assert names == ["connect codetrace", "SELECT"] * 3
 
 
@@ -290,7 +277,7 @@ def test_pools_open_traced_connections(
     assert isinstance(simple.getconn(), psycopg2.extras.DictConnection)
     threaded.closeall()
     simple.closeall()
-    assert [s.name for s in _spans(exporter)] == ["SELECT", "ROLLBACK"] * 2
+    assert [s.name for s in take_spans(exporter)] == ["SELECT", "ROLLBACK"] * 2
 
 
 def test_project_pools_with_their_own_arguments_are_left_alone(
@@ -302,7 +289,7 @@ def test_project_pools_with_their_own_arguments_are_left_alone(
 
     pool = rt.traced(FixedPool, POOL)(postgres_server.dsn)
     pool.getconn().cursor().execute("SELECT 1")
-    assert _spans(exporter) == []
+    assert take_spans(exporter) == []
     pool.closeall()
 
 
@@ -311,12 +298,12 @@ def test_a_failed_connect_says_where_it_went(exporter: rt.InMemorySpanExporter) 
     with pytest.raises(psycopg2.OperationalError):
         _connect(host="127.0.0.1", port=port, dbname="shop", user="u", password=SECRET,
                  connect_timeout=5)
-    (span,) = _spans(exporter)
+    (span,) = take_spans(exporter)
     assert span.name == "connect shop" and span.status_code == rt.StatusCode.ERROR
     assert span.attributes["server.address"] == "127.0.0.1"
     assert span.attributes["server.port"] == port
     assert span.attributes["error.type"] == "psycopg2.OperationalError"
-    _nothing_secret([span])
+    nothing_secret([span])
 
 
 def test_sqlalchemy_over_a_traced_connection_makes_one_span_per_statement(
@@ -332,7 +319,7 @@ def test_sqlalchemy_over_a_traced_connection_makes_one_span_per_statement(
         connection.execute(sqlalchemy.text("INSERT INTO sa VALUES (:x)"), [{"x": 1}, {"x": 2}])
         assert connection.execute(sqlalchemy.text("SELECT sum(x) FROM sa")).scalar() == 3
     engine.dispose()
-    spans = _spans(exporter)
+    spans = take_spans(exporter)
     statements = [s for s in spans if "db.query.text" in s.attributes]
     texts = [s.attributes["db.query.text"] for s in statements]
     for text in ("DROP TABLE IF EXISTS sa", "CREATE TABLE sa (x integer)",
@@ -350,7 +337,7 @@ def test_mocked_connect_is_called_exactly_as_written(exporter: rt.InMemorySpanEx
     with mock.patch("psycopg2.pool.SimpleConnectionPool") as pool:
         rt.traced(psycopg2.pool.SimpleConnectionPool, POOL)(1, 2, "dbname=x")
     assert pool.mock_calls == [mock.call(1, 2, "dbname=x")]
-    assert _spans(exporter) == []
+    assert take_spans(exporter) == []
 
 
 def test_other_connect_functions_are_called_as_written(exporter: rt.InMemorySpanExporter) -> None:
@@ -361,7 +348,7 @@ def test_other_connect_functions_are_called_as_written(exporter: rt.InMemorySpan
         return "connection"
 
     assert rt.traced(connect, CONNECT)("dbname=x") == "connection"
-    assert seen == [(("dbname=x",), {})] and _spans(exporter) == []
+    assert seen == [(("dbname=x",), {})] and take_spans(exporter) == []
 
 
 def test_disabled_opens_a_plain_connection(

@@ -27,18 +27,13 @@ Deliberate differences, asserted so that a change on either side shows:
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
+import fidelity
 import pytest
 from conftest_postgres import PostgresServer, postgres_server
-from typer.testing import CliRunner
 
-from codetrace.cli import app
 from codetrace.runtime._sql import analyse
 
 pytest.importorskip("opentelemetry.instrumentation.psycopg2")
@@ -51,76 +46,14 @@ pytestmark = pytest.mark.slow  # four interpreters with OpenTelemetry's SDK: sev
 
 PROGRAMS = Path(__file__).parents[2] / "fixtures" / "fidelity" / "postgres_shop"
 
-UNDER_OPENTELEMETRY = """
-import json, runpy, sys
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
-from opentelemetry.instrumentation.psycopg2 import Psycopg2Instrumentor
-
-memory = InMemorySpanExporter()
-provider = TracerProvider()
-provider.add_span_processor(SimpleSpanProcessor(memory))
-trace.set_tracer_provider(provider)
-# skip_dep_check: OpenTelemetry looks for the distribution named psycopg2 or psycopg2-binary
-# and for psycopg's own version bounds; the comparison wants what it would emit.
-Psycopg2Instrumentor().instrument(skip_dep_check=True)
-PsycopgInstrumentor().instrument(skip_dep_check=True)
-program, dsn, out = sys.argv[1:]
-sys.argv = [program, dsn]
-runpy.run_path(program, run_name="__main__")
-with open(out, "w") as file:
-    for span in memory.get_finished_spans():
-        file.write(json.dumps({
-            "name": span.name, "kind": span.kind.name, "attributes": dict(span.attributes),
-            "status": {"code": span.status.status_code.name},
-            "events": [event.name for event in span.events],
-        }) + "\\n")
-"""
-
-_KINDS = {1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
-_STATUS = {0: "UNSET", 1: "OK", 2: "ERROR"}
-
-
-def _run(arguments: list[str], env: dict[str, str]) -> str:
-    result = subprocess.run(
-        [sys.executable, "-W", "error", *arguments], capture_output=True, text=True, timeout=120,
-        env={**{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}, **env},
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def _value(value: dict[str, Any]) -> Any:
-    ((kind, found),) = value.items()
-    return int(found) if kind == "intValue" else found
-
-
-def _flat(span: dict[str, Any]) -> dict[str, Any]:
-    """One span of an OTLP JSON line as the OpenTelemetry side writes it."""
-    return {
-        "name": span["name"],
-        "kind": _KINDS[span["kind"]],
-        "attributes": {a["key"]: _value(a["value"]) for a in span.get("attributes", [])},
-        "status": {"code": _STATUS[span.get("status", {}).get("code", 0)]},
-        "events": [event["name"] for event in span.get("events", [])],
-    }
-
-
-def _spans(path: Path) -> list[dict[str, Any]]:
-    spans: list[dict[str, Any]] = []
-    for line in path.read_text().splitlines():
-        record = json.loads(line)
-        if "resourceSpans" not in record:  # already one flat span
-            spans.append(record)
-            continue
-        for resource in record["resourceSpans"]:
-            for scope in resource["scopeSpans"]:
-                spans.extend(_flat(span) for span in scope["spans"])
-    return spans
+UNDER_OPENTELEMETRY = fidelity.otel_script(
+    "from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor\n"
+    "from opentelemetry.instrumentation.psycopg2 import Psycopg2Instrumentor",
+    # skip_dep_check: OpenTelemetry looks for the distribution named psycopg2 or psycopg2-binary
+    # and for psycopg's own version bounds; the comparison wants what it would emit.
+    "Psycopg2Instrumentor().instrument(skip_dep_check=True)\n"
+    "PsycopgInstrumentor().instrument(skip_dep_check=True)",
+)
 
 
 @pytest.fixture(scope="module")
@@ -128,28 +61,14 @@ def runs(
     postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, dict[str, Any]]:
     root = tmp_path_factory.mktemp("fidelity")
-    out = root / "instrumented"
-    result = CliRunner().invoke(app, ["apply", "--out", str(out), "--no-cache", str(PROGRAMS)])
-    assert result.exit_code == 0, result.stderr
-    found: dict[str, dict[str, Any]] = {}
-    for program in ("shop_psycopg2", "shop_psycopg"):
-        otel_output = _run(
-            ["-c", UNDER_OPENTELEMETRY, str(PROGRAMS / f"{program}.py"), postgres_server.dsn,
-             str(root / f"{program}.otel.jsonl")],
-            {"OTEL_SEMCONV_STABILITY_OPT_IN": "database"},
+    out = fidelity.instrumented_copy(PROGRAMS, root / "instrumented")
+    return {
+        program: fidelity.run_both(
+            UNDER_OPENTELEMETRY, PROGRAMS / f"{program}.py", out / f"{program}.py",
+            [postgres_server.dsn], root,
         )
-        ours_output = _run(
-            [str(out / f"{program}.py"), postgres_server.dsn],
-            {"OTEL_TRACES_EXPORTER": "jsonl",
-             "CODETRACE_JSONL_PATH": str(root / f"{program}.ours.jsonl")},
-        )
-        found[program] = {
-            "source": (out / f"{program}.py").read_text(),
-            "outputs": (otel_output, ours_output),
-            "otel": _spans(root / f"{program}.otel.jsonl"),
-            "ours": _spans(root / f"{program}.ours.jsonl"),
-        }
-    return found
+        for program in ("shop_psycopg2", "shop_psycopg")
+    }
 
 
 def _statements(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -197,7 +116,7 @@ def test_codetrace_covers_every_opentelemetry_span(
         assert mine["name"].removeprefix("BATCH ").split()[0] == other["name"]
         assert a["db.query.summary"] == mine["name"]
         assert mine["status"]["code"] == other["status"]["code"]
-        assert mine["events"] == other["events"]
+        assert [event["name"] for event in mine["events"]] == other["events"]
 
 
 @pytest.mark.parametrize("program", ["shop_psycopg2", "shop_psycopg"])

@@ -21,6 +21,7 @@ import pytest
 from mongo_wire_server import MongoWireServer, mongo_server
 from pymongo import monitoring
 from pymongo.errors import AutoReconnect, DuplicateKeyError, OperationFailure
+from span_checks import SECRET, nothing_secret, take_spans
 
 import codetrace.runtime as rt
 from codetrace.runtime import _pymongo
@@ -28,7 +29,6 @@ from codetrace.runtime import _pymongo
 __all__ = ["mongo_server"]  # the fixture, imported for this module's tests
 
 CLIENT = "pymongo.client"
-SECRET = "s3cr3t-value"
 FAST = {"serverSelectionTimeoutMS": 3000}
 
 
@@ -60,19 +60,6 @@ def client(mongo_server: MongoWireServer) -> Iterator[Any]:
     traced.close()
 
 
-def _spans(exporter: rt.InMemorySpanExporter) -> list[rt.Span]:
-    spans = list(exporter.get_finished_spans())
-    exporter.clear()
-    return spans
-
-
-def _nothing_secret(spans: list[rt.Span]) -> None:
-    for span in spans:
-        texts = [span.name, span.status_message, repr(span.attributes)]
-        texts += [repr(event.attributes) for event in span.events]
-        assert not any(SECRET in text for text in texts), span
-
-
 def test_one_client_span_per_command(
     client: Any, mongo_server: MongoWireServer, exporter: rt.InMemorySpanExporter
 ) -> None:
@@ -83,7 +70,7 @@ def test_one_client_span_per_command(
     assert orders.update_one({"_id": 1}, {"$inc": {"qty": 1}}).modified_count == 1
     assert list(orders.aggregate([{"$match": {"qty": 3}}, {"$count": "n"}])) == [{"n": 1}]
     assert orders.delete_one({"_id": 1}).deleted_count == 1
-    insert, find, update, aggregate, delete = _spans(exporter)
+    insert, find, update, aggregate, delete = take_spans(exporter)
     assert insert.name == "insert orders" and insert.kind == rt.SpanKind.CLIENT
     assert insert.attributes == {
         "db.system.name": "mongodb",
@@ -98,16 +85,16 @@ def test_one_client_span_per_command(
     ]
     assert all(s.status_code == rt.StatusCode.UNSET for s in (insert, find, update, delete))
     assert all("db.query.text" not in s.attributes for s in (insert, find, update, delete))
-    _nothing_secret([insert, find, update, aggregate, delete])
+    nothing_secret([insert, find, update, aggregate, delete])
 
 
 def test_a_cursor_is_a_find_then_get_mores(
     client: Any, exporter: rt.InMemorySpanExporter
 ) -> None:
     client.shop.items.insert_many([{"_id": n} for n in range(5)])
-    _spans(exporter)
+    take_spans(exporter)
     assert [d["_id"] for d in client.shop.items.find(batch_size=2)] == [0, 1, 2, 3, 4]
-    find, more, last = _spans(exporter)
+    find, more, last = take_spans(exporter)
     assert find.name == "find items"
     assert more.name == last.name == "getMore items"  # the collection of getMore's own field
     assert more.attributes["db.collection.name"] == "items"
@@ -118,7 +105,7 @@ def test_a_command_on_no_collection_is_named_by_its_database(
     client: Any, exporter: rt.InMemorySpanExporter
 ) -> None:
     assert client.admin.command("ping") == {"ok": 1.0}
-    (ping,) = _spans(exporter)
+    (ping,) = take_spans(exporter)
     assert ping.name == "ping admin"
     assert ping.attributes["db.namespace"] == "admin"
     assert "db.collection.name" not in ping.attributes
@@ -128,17 +115,17 @@ def test_a_duplicate_key_is_an_error_without_the_key(
     client: Any, exporter: rt.InMemorySpanExporter
 ) -> None:
     client.shop.users.insert_one({"_id": SECRET})
-    _spans(exporter)
+    take_spans(exporter)
     with pytest.raises(DuplicateKeyError) as raised:  # pymongo's exception, unchanged
         client.shop.users.insert_one({"_id": SECRET})
     assert raised.value.code == 11000 and SECRET in str(raised.value)
-    (insert,) = _spans(exporter)
+    (insert,) = take_spans(exporter)
     assert insert.name == "insert users"
     assert insert.status_code == rt.StatusCode.ERROR
     assert insert.attributes["db.response.status_code"] == "11000"
     assert insert.attributes["error.type"] == "11000"
     assert insert.status_message == "MongoDB error 11000"  # never the server's errmsg
-    _nothing_secret([insert])
+    nothing_secret([insert])
 
 
 def test_a_failed_command_records_the_mongodb_error(
@@ -150,14 +137,14 @@ def test_a_failed_command_records_the_mongodb_error(
     with pytest.raises(OperationFailure) as bad:
         client.shop.orders.find_one({"qty": {"$near": SECRET}})
     assert bad.value.code == 2
-    missing, find = _spans(exporter)
+    missing, find = take_spans(exporter)
     assert missing.name == "frobnicate shop"
     assert missing.status_code == rt.StatusCode.ERROR
     assert missing.status_message == "CommandNotFound"
     assert missing.attributes["db.response.status_code"] == missing.attributes["error.type"] == "59"
     assert find.name == "find orders" and find.attributes["error.type"] == "2"
     assert find.status_message == "BadValue"
-    _nothing_secret([missing, find])
+    nothing_secret([missing, find])
 
 
 def test_a_bulk_write_of_several_statements_is_a_batch(
@@ -172,7 +159,7 @@ def test_a_bulk_write_of_several_statements_is_a_batch(
     ])
     assert (result.modified_count, result.deleted_count) == (2, 1)
     orders.update_many({}, {"$inc": {"qty": 1}})
-    insert, updates, delete, many = _spans(exporter)
+    insert, updates, delete, many = take_spans(exporter)
     assert "db.operation.batch.size" not in insert.attributes  # documents are operands
     assert updates.name == "update orders"
     assert updates.attributes["db.operation.batch.size"] == 2
@@ -196,7 +183,7 @@ def test_spans_are_children_of_the_span_current_in_each_thread(
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
-    spans = _spans(exporter)
+    spans = take_spans(exporter)
     finds = [s for s in spans if s.name == "find orders"]
     assert len(finds) == 20
     jobs = {s.span_id: s for s in spans if s.name.startswith("job-")}
@@ -225,7 +212,7 @@ def test_the_callers_listeners_are_kept_and_still_hear_everything(
         ("started", "insert"), ("succeeded", "insert"),
         ("started", "frobnicate"), ("failed", "frobnicate"),
     ]
-    names = [s.name for s in _spans(exporter)]
+    names = [s.name for s in take_spans(exporter)]
     assert names[:2] == ["insert orders", "frobnicate shop"]
     as_tuple = _client(mongo_server, event_listeners=(mine,))
     try:
@@ -245,7 +232,7 @@ def test_listeners_handed_on_from_a_traced_client_trace_once(
         again.shop.orders.find_one()
     finally:
         again.close()
-    assert [s.name for s in _spans(exporter)] == ["find orders", "endSessions admin"]
+    assert [s.name for s in take_spans(exporter)] == ["find orders", "endSessions admin"]
 
 
 def test_heartbeats_and_handshakes_make_no_span(
@@ -265,7 +252,7 @@ def test_heartbeats_and_handshakes_make_no_span(
     finally:
         traced.close()
     assert {"hello", "ismaster", "isMaster"} & set(later)
-    names = [s.name for s in _spans(exporter)]
+    names = [s.name for s in take_spans(exporter)]
     assert names == ["find orders", "endSessions admin"]
 
 
@@ -273,7 +260,7 @@ def test_an_application_hello_is_an_application_command(
     client: Any, exporter: rt.InMemorySpanExporter
 ) -> None:
     assert client.admin.command("hello")["isWritablePrimary"] is True
-    (hello,) = _spans(exporter)
+    (hello,) = take_spans(exporter)
     assert hello.name == "hello admin"
 
 
@@ -283,7 +270,7 @@ def test_a_mocked_client_class_is_called_unchanged(exporter: rt.InMemorySpanExpo
     assert made is fake.return_value
     fake.assert_called_once_with("mongodb://db.internal", tz_aware=True)
     made.shop.orders.find_one({"_id": 1})
-    assert _spans(exporter) == []
+    assert take_spans(exporter) == []
 
 
 def test_something_else_is_called_unchanged() -> None:
@@ -314,7 +301,7 @@ def test_a_project_subclass_is_traced_and_keeps_its_class(
             traced.shop.orders.find_one()
         finally:
             traced.close()
-    assert [s.name for s in _spans(exporter)] == ["find orders", "endSessions admin"] * 2
+    assert [s.name for s in take_spans(exporter)] == ["find orders", "endSessions admin"] * 2
 
 
 def test_a_subclass_that_takes_no_listeners_is_left_untraced(
@@ -332,7 +319,7 @@ def test_a_subclass_that_takes_no_listeners_is_left_untraced(
         traced.shop.orders.find_one()
     finally:
         traced.close()
-    assert _spans(exporter) == []
+    assert take_spans(exporter) == []
     assert any("takes no event_listeners" in r.getMessage() for r in caplog.records)
 
 
@@ -386,7 +373,7 @@ def test_a_network_failure_is_recorded_with_pymongos_exception(
         with pytest.raises(AutoReconnect):
             traced.shop.orders.find_one()
         traced.close()
-    spans = [s for s in _spans(exporter) if s.name == "find orders"]
+    spans = [s for s in take_spans(exporter) if s.name == "find orders"]
     ok, failed = spans
     assert ok.status_code == rt.StatusCode.UNSET
     assert failed.status_code == rt.StatusCode.ERROR
@@ -454,7 +441,7 @@ def test_the_async_client_is_traced_per_task(
             await client.close()
 
     parents = asyncio.run(main())
-    spans = _spans(exporter)
+    spans = take_spans(exporter)
     for parent in parents:
         children = [s for s in spans if s.parent_id == parent]
         assert [s.name for s in children] == [

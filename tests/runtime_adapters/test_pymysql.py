@@ -18,32 +18,19 @@ import pymysql
 import pymysql.cursors
 import pytest
 from conftest_mariadb import MariaDBServer, mariadb_server
+from span_checks import SECRET, nothing_secret, take_spans
 
 import codetrace.runtime as rt
 
 __all__ = ["mariadb_server"]  # the fixture, imported for this module's tests
 
 CONNECT, QUERY, TRANSACTION = "pymysql.connect", "pymysql.query", "pymysql.transaction"
-SECRET = "s3cr3t-value"
 
 
 def _connect(server: MariaDBServer, callee: Any = None, **kwargs: Any) -> Any:
     options = {"host": server.host, "port": server.port, "user": server.user,
                "password": server.password, "database": server.database, **kwargs}
     return rt.traced(callee or pymysql.connect, CONNECT)(**options)
-
-
-def _spans(exporter: rt.InMemorySpanExporter) -> list[rt.Span]:
-    spans = list(exporter.get_finished_spans())
-    exporter.clear()
-    return spans
-
-
-def _nothing_secret(spans: list[rt.Span]) -> None:
-    for span in spans:
-        texts = [span.name, span.status_message, repr(span.attributes)]
-        texts += [repr(event.attributes) for event in span.events]
-        assert not any(SECRET in text for text in texts), span
 
 
 @pytest.fixture
@@ -61,7 +48,7 @@ def test_connect_makes_a_client_span_and_a_traced_connection(
     mariadb_server: MariaDBServer, exporter: rt.InMemorySpanExporter
 ) -> None:
     connection = _connect(mariadb_server)
-    (span,) = _spans(exporter)
+    (span,) = take_spans(exporter)
     assert span.name == "connect codetrace"
     assert span.kind == rt.SpanKind.CLIENT
     assert span.status_code == rt.StatusCode.UNSET
@@ -91,7 +78,7 @@ def test_each_operation_is_one_span_with_the_connection_attributes(
     assert cursor.fetchall() == ((SECRET,),)
     cursor.execute("UPDATE items SET qty = %(qty)s WHERE id = %(id)s", {"qty": 9, "id": 2})
     conn.rollback()
-    spans = _spans(exporter)
+    spans = take_spans(exporter)
     assert [s.name for s in spans] == [
         "INSERT items", "BATCH INSERT items", "COMMIT", "SELECT items", "UPDATE items",
         "ROLLBACK",
@@ -113,7 +100,7 @@ def test_each_operation_is_one_span_with_the_connection_attributes(
         assert span.attributes["db.namespace"] == "codetrace"
         assert span.attributes["server.address"] == "127.0.0.1"
         assert span.attributes["server.port"] == mariadb_server.port
-    _nothing_secret(spans)
+    nothing_secret(spans)
 
 
 def test_every_cursor_class_keeps_working(
@@ -134,7 +121,7 @@ def test_every_cursor_class_keeps_working(
     with connection.cursor(cursor=pymysql.cursors.SSCursor) as cursor:
         cursor.execute("SELECT 3")
         assert cursor.fetchone() == (3,)
-    assert [s.name for s in _spans(exporter)] == ["SELECT"] * 5
+    assert [s.name for s in take_spans(exporter)] == ["SELECT"] * 5
     connection.close()
 
 
@@ -144,7 +131,7 @@ def test_callproc_names_the_procedure(conn: Any, exporter: rt.InMemorySpanExport
     cursor.execute("CREATE PROCEDURE add_points(IN n INT) UPDATE items SET qty = qty + n")
     exporter.clear()
     assert cursor.callproc("add_points", (5,)) == (5,)
-    (span,) = _spans(exporter)
+    (span,) = take_spans(exporter)
     assert span.name == "CALL add_points"
     assert span.attributes["db.stored_procedure.name"] == "add_points"
     assert span.attributes["db.operation.name"] == "CALL"
@@ -166,7 +153,7 @@ def test_errors_are_recorded_with_the_error_number(
     with pytest.raises(pymysql.err.ProgrammingError):
         cursor.executemany("INSERT INTO missing VALUES (%s)", [(1,), (2,)])
     assert SECRET in str(syntax.value) and "1062" in str(duplicate.value)  # the app's, as is
-    spans = _spans(exporter)
+    spans = take_spans(exporter)
     assert [s.attributes["db.response.status_code"] for s in spans] == ["1064", "1062", "1146"]
     assert [s.attributes["error.type"] for s in spans] == [
         "pymysql.err.ProgrammingError", "pymysql.err.IntegrityError",
@@ -176,7 +163,7 @@ def test_errors_are_recorded_with_the_error_number(
         assert span.status_code == rt.StatusCode.ERROR
         assert [event.name for event in span.events] == ["exception"]
     assert spans[0].attributes["db.query.text"] == "SELEC name FROM items WHERE name = ?"
-    _nothing_secret(spans)
+    nothing_secret(spans)
     assert rt.current_span() is None
 
 
@@ -190,7 +177,7 @@ def test_a_failed_connect_is_recorded(
         _connect(mariadb_server, port=port, connect_timeout=2)
     with pytest.raises(pymysql.err.OperationalError):
         _connect(mariadb_server, password=SECRET)
-    refused, denied = _spans(exporter)
+    refused, denied = take_spans(exporter)
     assert refused.attributes["db.response.status_code"] == "2003"
     assert refused.attributes["server.port"] == port
     assert refused.attributes["db.system.name"] == "mysql"  # no handshake: the driver's system
@@ -199,7 +186,7 @@ def test_a_failed_connect_is_recorded(
         assert span.name == "connect codetrace"
         assert span.attributes["error.type"] == "pymysql.err.OperationalError"
         assert span.status_code == rt.StatusCode.ERROR
-    _nothing_secret([refused, denied])
+    nothing_secret([refused, denied])
 
 
 def test_unix_socket_is_the_server_address(
@@ -209,7 +196,7 @@ def test_unix_socket_is_the_server_address(
         unix_socket=mariadb_server.unix_socket, user=mariadb_server.user, database="codetrace"
     )
     connection.cursor().execute("SELECT 1")
-    for span in _spans(exporter):
+    for span in take_spans(exporter):
         assert span.attributes["server.address"] == mariadb_server.unix_socket
         assert "server.port" not in span.attributes
     connection.close()
@@ -223,7 +210,7 @@ def test_every_spelling_of_connect_is_traced(
         connection = _connect(mariadb_server, callee)
         connection.cursor().execute("SELECT 1")
         connection.close()
-    assert [s.name for s in _spans(exporter)] == ["connect codetrace", "SELECT"] * 4
+    assert [s.name for s in take_spans(exporter)] == ["connect codetrace", "SELECT"] * 4
 
 
 def test_call_site_wraps_give_one_span(
@@ -233,7 +220,7 @@ def test_call_site_wraps_give_one_span(
     rt.traced(cursor.execute, QUERY)("SELECT 1")  # traced object: the object makes the span
     rt.traced(conn.commit, TRANSACTION)()
     rt.traced(pymysql.cursors.Cursor.execute, QUERY)(cursor, "SELECT 2")  # skips the override
-    assert [s.name for s in _spans(exporter)] == ["SELECT", "COMMIT", "SELECT"]
+    assert [s.name for s in take_spans(exporter)] == ["SELECT", "COMMIT", "SELECT"]
     plain = pymysql.connect(host=mariadb_server.host, port=mariadb_server.port,
                             user=mariadb_server.user, database="codetrace")  # not the project's
     plain_cursor = plain.cursor()
@@ -242,7 +229,7 @@ def test_call_site_wraps_give_one_span(
     with pytest.raises(pymysql.err.OperationalError):  # recorded, re-raised
         rt.traced(plain_cursor.callproc, QUERY)("no_such_procedure")
     rt.traced(plain.rollback, TRANSACTION)()
-    spans = _spans(exporter)
+    spans = take_spans(exporter)
     assert [s.name for s in spans] == ["SELECT", "BATCH SELECT", "CALL no_such_procedure",
                                        "ROLLBACK"]
     for span in spans:  # read from the connection the call was made on
@@ -283,7 +270,7 @@ def test_a_project_subclass_stays_itself(
     connection = _connect(mariadb_server, AppConnection)
     assert isinstance(connection, AppConnection) and type(connection).__name__ == "AppConnection"
     assert connection.count() > 0
-    assert [s.name for s in _spans(exporter)] == [
+    assert [s.name for s in take_spans(exporter)] == [
         "connect codetrace", "SELECT information_schema.tables",
     ]
     connection.close()
@@ -295,7 +282,7 @@ def test_ping_and_other_housekeeping_make_no_span(
     conn.ping()
     conn.select_db("codetrace")
     conn.autocommit(False)
-    assert _spans(exporter) == []
+    assert take_spans(exporter) == []
 
 
 def test_disabled_connects_plainly(

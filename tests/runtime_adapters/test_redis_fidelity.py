@@ -13,85 +13,29 @@ change on either side shows.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
+import fidelity
 import pytest
 from conftest_redis import RedisServer, redis_server
-from typer.testing import CliRunner
-
-from codetrace.cli import app
-from codetrace.runtime._otlp._json_records import read_json_lines
 
 __all__ = ["redis_server"]  # the fixture, imported for this module's tests
 
 PROGRAM = Path(__file__).parents[2] / "fixtures" / "fidelity" / "redis_shop"
 
-UNDER_OPENTELEMETRY = """
-import json, runpy, sys
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.instrumentation.redis import RedisInstrumentor
-
-memory = InMemorySpanExporter()
-provider = TracerProvider()
-provider.add_span_processor(SimpleSpanProcessor(memory))
-trace.set_tracer_provider(provider)
-RedisInstrumentor().instrument()
-program, url, out = sys.argv[1:]
-sys.argv = [program, url]
-runpy.run_path(program, run_name="__main__")
-with open(out, "w") as file:
-    for span in memory.get_finished_spans():
-        file.write(json.dumps({
-            "name": span.name, "kind": span.kind.name, "attributes": dict(span.attributes),
-            "status": {"code": span.status.status_code.name},
-            "events": [event.name for event in span.events],
-        }) + "\\n")
-"""
-
-
-def _run(arguments: list[str], env: dict[str, str]) -> str:
-    result = subprocess.run(
-        [sys.executable, "-W", "error", *arguments], capture_output=True, text=True, timeout=120,
-        env={**{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}, **env},
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def _spans(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
+UNDER_OPENTELEMETRY = fidelity.otel_script(
+    "from opentelemetry.instrumentation.redis import RedisInstrumentor",
+    "RedisInstrumentor().instrument()",
+)
 
 
 @pytest.fixture(scope="module")
 def runs(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("fidelity")
-    out = root / "instrumented"
-    result = CliRunner().invoke(app, ["apply", "--out", str(out), "--no-cache", str(PROGRAM)])
-    assert result.exit_code == 0, result.stderr
-    otel_output = _run(
-        ["-c", UNDER_OPENTELEMETRY, str(PROGRAM / "shop.py"), redis_server.url,
-         str(root / "otel.jsonl")],
-        {"OTEL_SEMCONV_STABILITY_OPT_IN": "database"},
-    )
-    ours_output = _run(
-        [str(out / "shop.py"), redis_server.url],
-        {"OTEL_TRACES_EXPORTER": "jsonl", "CODETRACE_JSONL_PATH": str(root / "ours.jsonl")},
-    )
-    return {
-        "source": (out / "shop.py").read_text(),
-        "outputs": (otel_output, ours_output),
-        "otel": _spans(root / "otel.jsonl"),
-        "ours": read_json_lines(root / "ours.jsonl"),
-    }
+    out = fidelity.instrumented_copy(PROGRAM, root / "instrumented")
+    return fidelity.run_both(UNDER_OPENTELEMETRY, PROGRAM / "shop.py", out / "shop.py",
+                             [redis_server.url], root)
 
 
 def test_the_program_was_instrumented_at_its_construction_sites(runs: dict[str, Any]) -> None:

@@ -13,18 +13,12 @@ and the same string as ``db.operation.name``, its unsanitised text.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
+import fidelity
 import pytest
-from typer.testing import CliRunner
 
-from codetrace.cli import app
-from codetrace.runtime._otlp._json_records import read_json_lines
 from codetrace.runtime._sql import analyse
 
 pytest.importorskip("sqlalchemy")
@@ -34,69 +28,34 @@ pytest.importorskip("opentelemetry.sdk")
 
 PROGRAM = Path(__file__).parents[2] / "fixtures" / "fidelity" / "sqlalchemy_shop"
 
-UNDER_OPENTELEMETRY = """
-import json, runpy, sys
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
-
-memory = InMemorySpanExporter()
-provider = TracerProvider()
-provider.add_span_processor(SimpleSpanProcessor(memory))
-trace.set_tracer_provider(provider)
-# skip_dep_check: OpenTelemetry 0.66 declares "sqlalchemy < 2.1" and, without it, instruments
-# nothing at all on SQLAlchemy 2.1 (one log line); the comparison wants what it would emit.
-SQLAlchemyInstrumentor().instrument(skip_dep_check=True)
-program, directory, out = sys.argv[1:]
-sys.argv = [program, directory]
-runpy.run_path(program, run_name="__main__")
-with open(out, "w") as file:
-    for span in memory.get_finished_spans():
-        file.write(json.dumps({
-            "name": span.name, "kind": span.kind.name, "attributes": dict(span.attributes),
-            "status": {"code": span.status.status_code.name},
-        }) + "\\n")
-"""
-
-
-def _run(arguments: list[str], env: dict[str, str]) -> str:
-    result = subprocess.run(
-        [sys.executable, "-W", "error", *arguments], capture_output=True, text=True, timeout=120,
-        env={**{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}, **env},
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def _spans(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
+UNDER_OPENTELEMETRY = fidelity.otel_script(
+    "from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor",
+    # skip_dep_check: OpenTelemetry 0.66 declares "sqlalchemy < 2.1" and, without it,
+    # instruments nothing at all on SQLAlchemy 2.1 (one log line); the comparison wants what it
+    # would emit.
+    "SQLAlchemyInstrumentor().instrument(skip_dep_check=True)",
+)
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("fidelity")
-    otel_dir, ours_dir, out = root / "otel", root / "codetrace", root / "instrumented"
+    otel_dir, ours_dir = root / "otel", root / "codetrace"
     otel_dir.mkdir()
     ours_dir.mkdir()
-    result = CliRunner().invoke(app, ["apply", "--out", str(out), "--no-cache", str(PROGRAM)])
-    assert result.exit_code == 0, result.stderr
-    otel_output = _run(
-        ["-c", UNDER_OPENTELEMETRY, str(PROGRAM / "shop.py"), str(otel_dir),
-         str(root / "otel.jsonl")],
-        {"OTEL_SEMCONV_STABILITY_OPT_IN": "database"},
+    out = fidelity.instrumented_copy(PROGRAM, root / "instrumented")
+    # not run_both: each run is given its own directory of SQLite files
+    otel_output = fidelity.run_under_opentelemetry(
+        UNDER_OPENTELEMETRY, PROGRAM / "shop.py", [str(otel_dir)], root / "otel.jsonl"
     )
-    ours_output = _run(
-        [str(out / "shop.py"), str(ours_dir)],
-        {"OTEL_TRACES_EXPORTER": "jsonl", "CODETRACE_JSONL_PATH": str(root / "ours.jsonl")},
+    ours_output = fidelity.run_under_codetrace(
+        out / "shop.py", [str(ours_dir)], root / "ours.jsonl"
     )
     return {
         "source": (out / "shop.py").read_text(),
         "outputs": (otel_output, ours_output),
-        "otel": _spans(root / "otel.jsonl"),
-        "ours": read_json_lines(root / "ours.jsonl"),
+        "otel": fidelity.otel_spans(root / "otel.jsonl"),
+        "ours": fidelity.codetrace_spans(root / "ours.jsonl"),
         "directories": (str(otel_dir), str(ours_dir)),
     }
 
