@@ -35,7 +35,7 @@ BROKEN = [
      "advice 'hook-after' needs hook"),
     ("hook_on_wrap", GOOD_RULE + 'hook = "flask"\n', 7, "'hook' only goes with advice"),
     ("unknown_hook", GOOD_RULE.replace('"wrap-call"', '"hook-after"\nhook = "flaks"'), 7,
-     "unknown hook 'flaks' (the runtime has: flask"),
+     "unknown hook 'flaks' (the runtime has: "),
     ("adapter_on_hook", GOOD_RULE.replace('"wrap-call"', '"hook-after"\nhook = "flask"')
      + 'adapter = "requests.send"\n', 8, "'adapter' only goes with advice 'wrap-call'"),
     ("unknown_adapter", GOOD_RULE + 'adapter = "http.client"\n', 7,

@@ -13,8 +13,10 @@ This module imports nothing, so the engine can import it (to validate the ``adap
 """
 
 ADAPTERS: dict[str, str] = {
+    "aiohttp.client": "codetrace.runtime._aiohttp_client",
     "asyncpg.connect": "codetrace.runtime._asyncpg",
     "asyncpg.pool": "codetrace.runtime._asyncpg",
+    "boto3.client": "codetrace.runtime._botocore",
     "flask_sqlalchemy.extension": "codetrace.runtime._flask_sqlalchemy",
     "httpx.client": "codetrace.runtime._httpx_client",
     "httpx.send": "codetrace.runtime._httpx",
@@ -37,6 +39,10 @@ ADAPTERS: dict[str, str] = {
     "sqlite3.connect": "codetrace.runtime._sqlite",
     "sqlite3.query": "codetrace.runtime._dbapi",
     "sqlite3.transaction": "codetrace.runtime._dbapi",
+    "urllib.opener": "codetrace.runtime._urllib_opener",
+    "urllib.urlopen": "codetrace.runtime._urllib",
+    "urllib3.pool": "codetrace.runtime._urllib3",
+    "urllib3.request": "codetrace.runtime._urllib3_request",
 }
 
-HOOKS: tuple[str, ...] = ("flask",)
+HOOKS: tuple[str, ...] = ("aiohttp_app", "flask", "starlette")

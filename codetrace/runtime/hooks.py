@@ -25,7 +25,22 @@ if TYPE_CHECKING:
 
     T = TypeVar("T")
 
-__all__ = ["flask"]  # exactly _catalogue.HOOKS (tests/runtime/test_catalogue.py)
+# exactly _catalogue.HOOKS (tests/runtime/test_catalogue.py)
+__all__ = ["aiohttp_app", "flask", "starlette"]
+
+
+def aiohttp_app(app: T) -> T:
+    """Trace each request of the ``aiohttp.web.Application`` ``app`` in a SERVER span (see
+    ``_aiohttp_server``); return ``app``."""
+    if settings.disabled:
+        return app
+    try:
+        from ._aiohttp_server import instrument
+
+        instrument(app)
+    except Exception as exc:
+        warn_once("hook:aiohttp_app", "codetrace: could not instrument the aiohttp app", exc=exc)
+    return app
 
 
 def flask(app: T) -> T:
@@ -38,6 +53,20 @@ def flask(app: T) -> T:
         instrument(app)
     except Exception as exc:
         warn_once("hook:flask", "codetrace: could not instrument the Flask app", exc=exc)
+    return app
+
+
+def starlette(app: T) -> T:
+    """Trace each request and WebSocket of the Starlette or FastAPI ``app`` in a SERVER span
+    (an ASGI middleware added with ``app.add_middleware``: see ``_starlette``); return ``app``."""
+    if settings.disabled:
+        return app
+    try:
+        from ._starlette import instrument
+
+        instrument(app)
+    except Exception as exc:
+        warn_once("hook:starlette", "codetrace: could not instrument the ASGI app", exc=exc)
     return app
 
 

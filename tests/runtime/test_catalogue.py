@@ -19,8 +19,10 @@ import codetrace.runtime as rt
 from codetrace.runtime import _catalogue, _traced, hooks
 
 BUILTIN_ADAPTER_NAMES = [
+    "aiohttp.client",
     "asyncpg.connect",
     "asyncpg.pool",
+    "boto3.client",
     "flask_sqlalchemy.extension",
     "httpx.client",
     "httpx.send",
@@ -43,6 +45,10 @@ BUILTIN_ADAPTER_NAMES = [
     "sqlite3.connect",
     "sqlite3.query",
     "sqlite3.transaction",
+    "urllib.opener",
+    "urllib.urlopen",
+    "urllib3.pool",
+    "urllib3.request",
 ]
 
 
