@@ -18,7 +18,10 @@ The subclass overrides three public methods:
   traced class in ``connection.cursorclass`` for the application to see. Passing a traced
   class to ``cursor()`` would need each driver's argument name and fail on a project override
   with another signature. ``isinstance(cursor, DictCursor)`` holds; ``type(cursor) is
-  DictCursor`` does not.
+  DictCursor`` does not. (The driver's own ``cursor()`` without an argument builds
+  ``cursorclass(self)``: when that is one of the driver's classes, the traced subclass is
+  built directly, which keeps CPython's fast attribute access on the cursor:
+  :func:`_own_cursor_class`.)
 * ``commit()``/``rollback()``: a ``COMMIT``/``ROLLBACK`` span, as ``_dbapi`` makes for sqlite3.
 
 The traced cursor overrides ``execute``, ``executemany`` and ``callproc``: one CLIENT span each.
@@ -72,12 +75,19 @@ Stable database semantic conventions, and why each choice:
   (``_dbapi``: MySQL quotes them back, ``near 'x' at line 1``, ``Duplicate entry 'x'``),
   status ``ERROR``; the exception is re-raised unchanged.
 
-What a connection says is read once (:func:`facts_of`) and kept in a weak dictionary keyed by
-the connection (it goes with the connection; nothing is added to the object).
+What a connection says is read once (:func:`facts_of`) and kept while the connection lives
+(:data:`_known`: nothing is added to the object). A statement's attributes and span name
+depend only on that and its text, so a plain ``execute`` of a text the connection already ran
+(the common case: an application runs the same few statements again and again) costs a
+look-up, not a new description (``Facts.statements``). Per-statement cost is what this module
+is measured on (``benchmarks/runtime_mysql.py``, against OpenTelemetry's instrumentation):
+that common case is written out in the cursor's ``execute`` override, with no function
+between it and the driver's method but the span's own; :func:`run` does everything else.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 import weakref
 from contextlib import suppress
@@ -88,7 +98,8 @@ from ._construct import FUNNEL, built_traced, is_class, traced_subclass
 from ._dbapi import _query_describer, _query_of, _record_failure
 from ._http import is_mock
 from ._log import warn_once
-from ._statement_cursor import covered
+from ._sql import MAX_ANALYSED
+from ._statement_cursor import covered, statement_cursor
 from ._tracer import span as start_span
 from ._values import SpanKind
 
@@ -105,8 +116,10 @@ MYSQL, MARIADB = "mysql", "mariadb"
 DIALECT = "mysql"  # ``_sql``'s tokenizer for both
 DEFAULT_PORT = 3306
 QUERY, CALLPROC, TRANSACTION = "query", "callproc", "transaction"
+EXECUTE = "execute"
+"""A query whose description is a function of its text alone (``execute``, not ``executemany``)."""
 _KINDS = {
-    "execute": QUERY,
+    "execute": EXECUTE,
     "executemany": QUERY,
     "callproc": CALLPROC,
     "commit": TRANSACTION,
@@ -140,13 +153,17 @@ class Endpoint:
 
 
 class Facts:
-    """What every span of one connection says: its system and its attributes."""
+    """What every span of one connection says: its system and its attributes.
 
-    __slots__ = ("attributes", "system")
+    ``statements``: ``(span name, attributes)`` of an ``execute`` by its text, for this
+    connection (:func:`_statement`)."""
+
+    __slots__ = ("attributes", "statements", "system")
 
     def __init__(self, system: str, attributes: dict[str, str | int]) -> None:
         self.system = system
         self.attributes = attributes
+        self.statements: dict[str, tuple[str, dict[str, str | int]]] = {}
 
 
 _UNKNOWN = Facts(MYSQL, {})
@@ -191,20 +208,31 @@ def builder(
 ) -> Callable[[object], type | None]:
     """A driver's ``builds``: a callee that is its connection class or a subclass builds
     itself; ``module``'s ``connect``/``Connect``/``Connection`` function (mysqlclient's, PyMySQL
-    0.x's, which build the base class with the arguments they get) builds the base class."""
+    0.x's, which build the base class with the arguments they get) builds the base class.
+
+    mysqlclient's ``connect`` imports ``MySQLdb.connections`` only when first called: before
+    the first connection of the process that module is not loaded, and the connect function
+    is recognised by its module alone; the connections module is then imported here (what
+    the function is about to do itself), else the first connection, often an application's
+    only one, would go untraced."""
 
     def builds(callee: object) -> type | None:
-        base = connection_base()
-        if base is None:
-            return None
         if is_class(callee):
+            base = connection_base()
+            if base is None:
+                return None
             return callee if issubclass(callee, base) else None  # type: ignore[arg-type,return-value]
         found = sys.modules.get(module)
-        if type(callee) is FunctionType and any(
+        if found is None or type(callee) is not FunctionType or not any(
             getattr(found, name, None) is callee for name in _CONNECT_NAMES
         ):
-            return base
-        return None
+            return None
+        base = connection_base()
+        if base is None:
+            with suppress(ImportError):
+                importlib.import_module(f"{module}.connections")
+            base = connection_base()
+        return base
 
     return builds
 
@@ -277,7 +305,28 @@ def connect_endpoint(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Endpoint:
     )
 
 
-_known: weakref.WeakKeyDictionary[Any, Facts] = weakref.WeakKeyDictionary()
+_known: dict[int, tuple[weakref.ref[Any], Facts]] = {}
+"""Facts of live connections by ``id``, each with a weak reference to its connection: a
+look-up (:func:`known_facts`) allocates nothing, where a ``WeakKeyDictionary.get`` makes a
+weak reference and runs Python code. An entry goes when its connection does (the reference's
+callback runs before the ``id`` can be reused); the reference is checked all the same."""
+_ref = weakref.ref
+
+
+def known_facts(connection: object) -> Facts | None:
+    """The facts kept for ``connection``, if any."""
+    entry = _known.get(id(connection))
+    return entry[1] if entry is not None and entry[0]() is connection else None
+
+
+def _keep(connection: object, facts: Facts) -> None:
+    key = id(connection)
+
+    def forget(_: object) -> None:
+        _known.pop(key, None)
+
+    with suppress(TypeError):  # not weakly referenceable: read again next time
+        _known[key] = (_ref(connection, forget), facts)
 
 
 def remember(connection: object, driver: Driver, given: Endpoint | None) -> Facts:
@@ -286,8 +335,7 @@ def remember(connection: object, driver: Driver, given: Endpoint | None) -> Fact
     endpoint = driver.read(connection)
     facts = _facts(endpoint, given)
     if _text(endpoint.version) is not None:
-        with suppress(TypeError):  # not weakly referenceable: read again next time
-            _known[connection] = facts
+        _keep(connection, facts)
     return facts
 
 
@@ -295,10 +343,7 @@ def facts_of(connection: object, driver: Driver | None) -> Facts:
     """The facts of ``connection`` (known, or read now); nothing for a mock or a stranger."""
     if connection is None or driver is None or is_mock(connection):
         return _UNKNOWN
-    try:
-        found = _known.get(connection)
-    except TypeError:
-        found = None
+    found = known_facts(connection)
     if found is not None:
         return found
     try:
@@ -319,6 +364,38 @@ def status_code(exc: BaseException) -> str | None:
     return None
 
 
+_MAX_STATEMENTS = 256
+"""Texts whose description a connection keeps (``Facts.statements``): cleared when full, and a
+text longer than ``_sql`` analyses is not kept, so memory stays bounded per connection."""
+
+
+def _statement(facts: Facts, sql: str) -> tuple[str, dict[str, str | int]]:
+    """What :func:`_describe` writes for ``execute(sql, ...)`` on a connection with ``facts``
+    (the text sanitised and summarised by ``_dbapi``'s describer), kept in ``facts``."""
+    described = _Described(facts.system)
+    _describe(EXECUTE, described, facts, None, (sql,), {})  # type: ignore[arg-type]
+    found = described.name, described.attributes
+    if len(sql) <= MAX_ANALYSED:
+        kept = facts.statements
+        if len(kept) >= _MAX_STATEMENTS:
+            kept.clear()
+        kept[sql] = found
+    return found
+
+
+class _Described:
+    """What :func:`_describe` writes on a span, kept to be written on the next ones."""
+
+    __slots__ = ("attributes", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.attributes: dict[str, str | int] = {}
+
+    def update_name(self, name: str) -> None:
+        self.name = name
+
+
 # -- spans ---------------------------------------------------------------------------------------
 
 
@@ -332,7 +409,7 @@ def _describe(
     attributes = span.attributes
     attributes["db.system.name"] = facts.system
     attributes.update(facts.attributes)
-    if kind == QUERY:
+    if kind in (QUERY, EXECUTE):
         _describe_statement(span, method, args, kwargs)
         return
     if kind == CALLPROC:
@@ -357,7 +434,7 @@ def _end_failed(
         try:
             span.set_attribute("db.response.status_code", status_code(exc))
             statement: tuple[str, object, object] | None = None
-            if kind == QUERY:
+            if kind in (QUERY, EXECUTE):
                 statement = _query_of(method, args, kwargs)
             elif kind == CALLPROC:
                 name = _procedure(args, kwargs)
@@ -383,16 +460,19 @@ def run(
     kwargs: Any,
 ) -> Any:
     """``method(*args, **kwargs)`` (an operation of ``kind`` on ``owner``, a cursor or
-    ``connection``) in a CLIENT span, unless one already covers it."""
+    ``connection``) in a CLIENT span, unless one already covers it.
+
+    Written flat (``covered``, ``facts_of`` and the description of a known ``execute`` inlined
+    on their common path): this runs on every statement."""
     key = connection if connection is not None else owner
     if (
         _running.get() is key
-        or covered(method)
+        or (statement_cursor.get() is not None and covered(method))
         or (type(method) is not MethodType and is_mock(method))
     ):
         return method(*args, **kwargs)
     try:
-        facts = facts_of(connection, driver)
+        facts = known_facts(connection) or facts_of(connection, driver)
         span = start_span(facts.system, kind=SpanKind.CLIENT)
         span.activate()
     except Exception as exc:
@@ -400,7 +480,13 @@ def run(
         return method(*args, **kwargs)
     if span.is_recording():
         try:
-            _describe(kind, span, facts, method, args, kwargs)
+            sql = args[0] if args and kind is EXECUTE and type(method) is MethodType else None
+            if type(sql) is str and type(method.__func__) is FunctionType:  # type: ignore[attr-defined]
+                described = facts.statements.get(sql) or _statement(facts, sql)
+                span.attributes.update(described[1])
+                span.update_name(described[0])
+            else:
+                _describe(kind, span, facts, method, args, kwargs)
         except Exception as exc:
             warn_once("mysql-describe", "codetrace: odd MySQL call", exc=exc)
     token = _running.set(key)
@@ -498,12 +584,85 @@ def traced_cursor(cursor: Any, driver: Driver) -> Any:
     return cursor
 
 
+def _own_cursor_class(cls: type, connection: Any, driver: Driver) -> type | None:
+    """The traced class of the cursor ``connection.cursor()`` builds, when that is the
+    driver's own ``cursor()`` (both build ``self.cursorclass(self)``) and ``cursorclass`` one
+    of the driver's cursor classes; else ``None`` (the driver's ``cursor()`` then runs and its
+    cursor is re-classed by :func:`traced_cursor`).
+
+    Why build it as the traced class: an object whose class is changed after it was made
+    keeps a slower attribute access for its life (CPython gives it its own attribute
+    dictionary), about 1 µs per PyMySQL statement, which reads and writes the cursor's
+    attributes many times. A project's cursor class is still made by its own ``__init__``
+    and re-classed after, so that statements that ``__init__`` runs stay untraced as before;
+    a ``cursor()`` that is not the driver's own (a project's override, a mock, a function
+    patched in) is called as it is.
+    """
+    try:
+        base, cursor_base = driver.connection_base(), driver.cursor_base()
+        if base is None or cursor_base is None:
+            return None
+        own = getattr(cls, "cursor", None)
+        if (
+            own is not getattr(base, "cursor", None)  # a project's ``cursor()``
+            or type(own) is not FunctionType  # a mock
+            or own.__module__ != base.__module__  # a function patched in
+            or own.__qualname__ != f"{base.__qualname__}.cursor"
+        ):
+            return None
+        wanted: Any = getattr(connection, "cursorclass", None)
+        if (
+            not is_class(wanted)
+            or wanted.__module__ != cursor_base.__module__
+            or not issubclass(wanted, cursor_base)
+        ):
+            return None
+        return traced_subclass(wanted, f"{driver.name}.cursor", driver.namespaces[1])
+    except Exception as exc:
+        warn_once(f"{driver.name}-cursor", "codetrace: cursor left untraced", exc=exc)
+        return None
+
+
 def _cursor_namespace(driver: Driver) -> Callable[[type, Callable[[], Any]], dict[str, Any]]:
     def namespace(cls: type, subclass: Callable[[], Any]) -> dict[str, Any]:
         def execute(self: Any, *args: Any, **kwargs: Any) -> Any:
             method = super(subclass(), self).execute
-            return run(QUERY, method, self, getattr(self, "connection", None), driver, args,
-                       kwargs)
+            connection = getattr(self, "connection", None)
+            # ``run``'s common case written out: a text this connection already ran, on a
+            # connection whose facts are known, in no other operation of it, under no
+            # SQLAlchemy span, the driver's method a plain one. Anything else goes to ``run``.
+            facts = known_facts(connection) if connection is not None else None
+            if (
+                facts is not None
+                and args
+                and type(args[0]) is str
+                and type(method) is MethodType
+                and type(method.__func__) is FunctionType
+                and _running.get() is not connection
+                and statement_cursor.get() is None
+            ):
+                described = facts.statements.get(args[0])
+                if described is not None:
+                    try:
+                        span = start_span(facts.system, kind=SpanKind.CLIENT)
+                        span.activate()
+                    except Exception as exc:
+                        warn_once("mysql", "codetrace: MySQL call left untraced", exc=exc)
+                        return method(*args, **kwargs)
+                    if span.is_recording():
+                        span.attributes.update(described[1])
+                        span.update_name(described[0])
+                    token = _running.set(connection)
+                    try:
+                        result = method(*args, **kwargs)
+                    except BaseException as exc:
+                        _running.reset(token)
+                        _end_failed(EXECUTE, span, exc, method, args, kwargs)
+                        raise
+                    _running.reset(token)
+                    span.__exit__(None, None, None)
+                    return result
+            return run(EXECUTE, method, self, connection, driver, args, kwargs)
 
         def executemany(self: Any, *args: Any, **kwargs: Any) -> Any:
             method = super(subclass(), self).executemany
@@ -526,6 +685,10 @@ def _connection_namespace(
 ) -> Callable[[type, Callable[[], Any]], dict[str, Any]]:
     def namespace(cls: type, subclass: Callable[[], Any]) -> dict[str, Any]:
         def cursor(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if not args and not kwargs:
+                traced = _own_cursor_class(cls, self, driver)
+                if traced is not None:
+                    return traced(self)
             return traced_cursor(super(subclass(), self).cursor(*args, **kwargs), driver)
 
         def commit(self: Any, *args: Any, **kwargs: Any) -> Any:

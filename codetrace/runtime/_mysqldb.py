@@ -26,7 +26,9 @@ mysqlclient's own:
   older mysqlclient, no database.
 * Errors: ``MySQLdb.*Error`` with the MySQL error number first in ``args``.
 
-``MySQLdb`` is never imported here, only looked up in :data:`sys.modules`.
+``MySQLdb`` is never imported here, only looked up in :data:`sys.modules`; its
+``connections`` module, which ``MySQLdb.connect`` imports on its first call, is imported when
+that function is traced before it (``_dbapi_mysql.builder``).
 Tested with mysqlclient 2.1.1, 2.2.0 and 2.3.2 (built against Debian's libmariadb 10.11).
 """
 
