@@ -4,10 +4,12 @@
 Each side gets its own process so that neither instrumentation sees the other's patches, and
 neither inherits the developer's ``OTEL_*`` variables (an exporter or sampler set in the shell
 would change what is recorded). OpenTelemetry's side is instrumented before the program is
-imported, its best case, with ``OTEL_SEMCONV_STABILITY_OPT_IN=database``; codetrace's side
-writes its JSON-lines export. The records of both sides have the keys the tests compare:
-``name``, ``kind``, ``attributes``, ``status.code`` and ``events`` (OpenTelemetry's: the events'
-names; codetrace's: ``read_json_lines``'s event records, whose ``name`` the tests compare).
+imported, its best case, with ``OTEL_SEMCONV_STABILITY_OPT_IN=database`` (``stability``
+picks another: ``http`` for the HTTP conventions); codetrace's side writes its JSON-lines
+export. The records of both sides have the keys the tests compare: ``name``, ``kind``,
+``attributes``, ``status.code``, ``events`` (OpenTelemetry's: the events' names; codetrace's:
+``read_json_lines``'s event records, whose ``name`` the tests compare), and ``trace_id``,
+``span_id``, ``parent_span_id`` (hex, ``None`` for a root) for the tests that follow a trace.
 """
 
 from __future__ import annotations
@@ -52,6 +54,9 @@ with open(out, "w") as file:
             "name": span.name, "kind": span.kind.name, "attributes": dict(span.attributes),
             "status": {{"code": span.status.status_code.name}},
             "events": [event.name for event in span.events],
+            "trace_id": format(span.context.trace_id, "032x"),
+            "span_id": format(span.context.span_id, "016x"),
+            "parent_span_id": format(span.parent.span_id, "016x") if span.parent else None,
         }}) + "\\n")
 """
 
@@ -89,24 +94,28 @@ def instrumented_copy(program_dir: Path, out: Path) -> Path:
 
 
 def run_under_opentelemetry(
-    script: str, program: Path, args: list[str], spans: Path, *, warnings_are_errors: bool = True
+    script: str, program: Path, args: list[str], spans: Path, *, warnings_are_errors: bool = True,
+    stability: str = "database", env: Mapping[str, str] | None = None,
 ) -> str:
     """The original ``program`` under ``script`` (``otel_script``), its spans written to
-    ``spans``, with the database conventions' stable attributes; the program's output."""
+    ``spans``, with the stable attributes of the ``stability`` conventions (the value of
+    ``OTEL_SEMCONV_STABILITY_OPT_IN``) and ``env`` added; the program's output."""
     return run_python(
         ["-c", script, str(program), *args, str(spans)],
-        {"OTEL_SEMCONV_STABILITY_OPT_IN": "database"},
+        {**(env or {}), "OTEL_SEMCONV_STABILITY_OPT_IN": stability},
         warnings_are_errors=warnings_are_errors,
     )
 
 
 def run_under_codetrace(
-    program: Path, args: list[str], spans: Path, *, warnings_are_errors: bool = True
+    program: Path, args: list[str], spans: Path, *, warnings_are_errors: bool = True,
+    env: Mapping[str, str] | None = None,
 ) -> str:
-    """The instrumented ``program``, exporting to the JSON-lines file ``spans``; its output."""
+    """The instrumented ``program``, exporting to the JSON-lines file ``spans``, with ``env``
+    added; its output."""
     return run_python(
         [str(program), *args],
-        {"OTEL_TRACES_EXPORTER": "jsonl", "CODETRACE_JSONL_PATH": str(spans)},
+        {**(env or {}), "OTEL_TRACES_EXPORTER": "jsonl", "CODETRACE_JSONL_PATH": str(spans)},
         warnings_are_errors=warnings_are_errors,
     )
 
@@ -124,10 +133,12 @@ def codetrace_spans(path: Path) -> list[dict[str, Any]]:
 def run_both(
     script: str, program: Path, instrumented: Path, args: list[str], spans_dir: Path, *,
     warnings_are_errors: bool = True, before_each: Callable[[], object] = lambda: None,
+    stability: str = "database", env: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """``program`` under ``script``, then its instrumented copy ``instrumented``, with the same
-    ``args``, each after ``before_each()`` (a server's state reset, say); spans go to
-    ``spans_dir`` as ``{stem}.otel.jsonl`` and ``{stem}.ours.jsonl``.
+    """``program`` under ``script`` (with the ``stability`` conventions), then its instrumented
+    copy ``instrumented``, with the same ``args`` and ``env`` (``OTEL_PYTHON_EXCLUDED_URLS``,
+    say: both sides read it), each after ``before_each()`` (a server's state reset, say); spans
+    go to ``spans_dir`` as ``{stem}.otel.jsonl`` and ``{stem}.ours.jsonl``.
 
     Returns what the tests compare: ``source`` (the instrumented copy's text), ``outputs``
     (OpenTelemetry's run's standard output, then codetrace's), ``otel`` and ``ours`` (the spans).
@@ -136,11 +147,12 @@ def run_both(
     ours_file = spans_dir / f"{program.stem}.ours.jsonl"
     before_each()
     otel_output = run_under_opentelemetry(
-        script, program, args, otel_file, warnings_are_errors=warnings_are_errors
+        script, program, args, otel_file, warnings_are_errors=warnings_are_errors,
+        stability=stability, env=env,
     )
     before_each()
     ours_output = run_under_codetrace(
-        instrumented, args, ours_file, warnings_are_errors=warnings_are_errors
+        instrumented, args, ours_file, warnings_are_errors=warnings_are_errors, env=env
     )
     return {
         "source": instrumented.read_text(),

@@ -13,53 +13,21 @@ side shows.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
-
-from codetrace.cli import app
-from codetrace.runtime._otlp._json_records import read_json_lines
+from fidelity import instrumented_copy, otel_script, run_both
 
 pytestmark = pytest.mark.slow
 
 PROGRAM = Path(__file__).parents[2] / "fixtures" / "fidelity" / "aiohttp_shop"
 
-UNDER_OPENTELEMETRY = """
-import json, runpy, sys
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
-from opentelemetry.instrumentation.aiohttp_server import AioHttpServerInstrumentor
-
-memory = InMemorySpanExporter()
-provider = TracerProvider()
-provider.add_span_processor(SimpleSpanProcessor(memory))
-trace.set_tracer_provider(provider)
-AioHttpClientInstrumentor().instrument()
-AioHttpServerInstrumentor().instrument()
-program, out = sys.argv[1:]
-sys.argv = [program]
-runpy.run_path(program, run_name="__main__")
-with open(out, "w") as file:
-    for span in memory.get_finished_spans():
-        parent = span.parent
-        file.write(json.dumps({
-            "name": span.name, "kind": span.kind.name, "attributes": dict(span.attributes),
-            "status": {"code": span.status.status_code.name},
-            "events": [event.name for event in span.events],
-            "trace_id": format(span.context.trace_id, "032x"),
-            "span_id": format(span.context.span_id, "016x"),
-            "parent_span_id": format(parent.span_id, "016x") if parent else None,
-        }) + "\\n")
-"""
+UNDER_OPENTELEMETRY = otel_script(
+    "from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor\n"
+    "from opentelemetry.instrumentation.aiohttp_server import AioHttpServerInstrumentor",
+    "AioHttpClientInstrumentor().instrument()\nAioHttpServerInstrumentor().instrument()",
+)
 
 # the stable HTTP attributes both sides set, by span kind
 CLIENT_SHARED = ("http.request.method", "url.full", "server.address", "server.port")
@@ -68,40 +36,12 @@ SERVER_SHARED = ("http.request.method", "url.scheme", "url.path", "url.query", "
 SECRET = "s3cret"  # the program's api_key: codetrace redacts it, OpenTelemetry does not
 
 
-def _run(arguments: list[str], env: dict[str, str]) -> str:
-    result = subprocess.run(
-        [sys.executable, *arguments], capture_output=True, text=True, timeout=120,
-        env={**{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}, **env},
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def _spans(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("fidelity")
-    out = root / "instrumented"
-    result = CliRunner().invoke(app, ["apply", "--out", str(out), "--no-cache", str(PROGRAM)])
-    assert result.exit_code == 0, result.stderr
-    otel_output = _run(
-        ["-c", UNDER_OPENTELEMETRY, str(PROGRAM / "shop.py"), str(root / "otel.jsonl")],
-        {"OTEL_SEMCONV_STABILITY_OPT_IN": "http"},
-    )
-    ours_output = _run(
-        [str(out / "shop.py")],
-        {"OTEL_TRACES_EXPORTER": "jsonl", "CODETRACE_JSONL_PATH": str(root / "ours.jsonl")},
-    )
-    return {
-        "source": (out / "shop.py").read_text(),
-        "outputs": (otel_output, ours_output),
-        "otel": _spans(root / "otel.jsonl"),
-        "ours": read_json_lines(root / "ours.jsonl"),
-    }
+    out = instrumented_copy(PROGRAM, root / "instrumented")
+    return run_both(UNDER_OPENTELEMETRY, PROGRAM / "shop.py", out / "shop.py", [], root,
+                    warnings_are_errors=False, stability="http")
 
 
 def _of_kind(spans: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:

@@ -13,68 +13,26 @@ asserted too, so a change on either side shows.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
-
-from codetrace.cli import app
-from codetrace.runtime._otlp._json_records import read_json_lines
+from fidelity import instrumented_copy, otel_script, run_both
 
 pytestmark = pytest.mark.slow
 
 PROGRAM = Path(__file__).parents[2] / "fixtures" / "fidelity" / "fastapi_shop"
 
-UNDER_OPENTELEMETRY = """
-import json, runpy, sys
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-
-memory = InMemorySpanExporter()
-provider = TracerProvider()
-provider.add_span_processor(SimpleSpanProcessor(memory))
-trace.set_tracer_provider(provider)
-FastAPIInstrumentor().instrument()
-program, out = sys.argv[1:]
-sys.argv = [program]
-runpy.run_path(program, run_name="__main__")
-with open(out, "w") as file:
-    for span in memory.get_finished_spans():
-        file.write(json.dumps({
-            "name": span.name, "kind": span.kind.name, "attributes": dict(span.attributes),
-            "status": {"code": span.status.status_code.name},
-            "events": [{"name": event.name} for event in span.events],
-        }) + "\\n")
-"""
+UNDER_OPENTELEMETRY = otel_script(
+    "from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor",
+    "FastAPIInstrumentor().instrument()",
+)
 
 STABLE = (
     "http.request.method", "url.scheme", "url.path", "url.query", "http.route",
     "network.protocol.version", "user_agent.original", "client.address", "client.port",
     "server.port",
 )
-
-
-def _run(arguments: list[str], env: dict[str, str]) -> str:
-    result = subprocess.run(
-        [sys.executable, *arguments], capture_output=True, text=True, timeout=120,
-        env={**{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
-             "OTEL_PYTHON_EXCLUDED_URLS": "health", **env},
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def _spans(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def _key(span: dict[str, Any]) -> tuple[str, str]:
@@ -85,23 +43,10 @@ def _key(span: dict[str, Any]) -> tuple[str, str]:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("fidelity")
-    out = root / "instrumented"
-    result = CliRunner().invoke(app, ["apply", "--out", str(out), "--no-cache", str(PROGRAM)])
-    assert result.exit_code == 0, result.stderr
-    otel_output = _run(
-        ["-c", UNDER_OPENTELEMETRY, str(PROGRAM / "shop.py"), str(root / "otel.jsonl")],
-        {"OTEL_SEMCONV_STABILITY_OPT_IN": "http"},
-    )
-    ours_output = _run(
-        [str(out / "shop.py")],
-        {"OTEL_TRACES_EXPORTER": "jsonl", "CODETRACE_JSONL_PATH": str(root / "ours.jsonl")},
-    )
-    return {
-        "source": (out / "shop.py").read_text(),
-        "outputs": (otel_output, ours_output),
-        "otel": _spans(root / "otel.jsonl"),
-        "ours": read_json_lines(root / "ours.jsonl"),
-    }
+    out = instrumented_copy(PROGRAM, root / "instrumented")
+    return run_both(UNDER_OPENTELEMETRY, PROGRAM / "shop.py", out / "shop.py", [], root,
+                    warnings_are_errors=False, stability="http",
+                    env={"OTEL_PYTHON_EXCLUDED_URLS": "health"})
 
 
 def test_the_program_was_instrumented_where_the_app_is_built(runs: dict[str, Any]) -> None:
@@ -132,7 +77,7 @@ def test_codetrace_covers_every_opentelemetry_server_span(runs: dict[str, Any]) 
                 assert a.get(name) == b.get(name), (key, name)
         if key[0] != "-":
             assert a["http.response.status_code"] == b["http.response.status_code"]
-        assert [e["name"] for e in mine["events"]] == [e["name"] for e in other["events"]]
+        assert [e["name"] for e in mine["events"]] == other["events"]
 
 
 def test_one_connected_trace_per_request(runs: dict[str, Any]) -> None:

@@ -18,50 +18,23 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
-
-from codetrace.cli import app
-from codetrace.runtime._otlp._json_records import read_json_lines
+from fidelity import instrumented_copy, otel_script, run_both
 
 pytestmark = pytest.mark.slow
 
 PROGRAM = Path(__file__).parents[2] / "fixtures" / "fidelity" / "urllib_clients"
 
-UNDER_OPENTELEMETRY = """
-import json, runpy, sys
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.instrumentation.urllib import URLLibInstrumentor
-from opentelemetry.instrumentation.urllib3 import URLLib3Instrumentor
-
-memory = InMemorySpanExporter()
-provider = TracerProvider()
-provider.add_span_processor(SimpleSpanProcessor(memory))
-trace.set_tracer_provider(provider)
-URLLib3Instrumentor().instrument()
-URLLibInstrumentor().instrument()
-program, base, refused, out = sys.argv[1:]
-sys.argv = [program, base, refused]
-runpy.run_path(program, run_name="__main__")
-with open(out, "w") as file:
-    for span in memory.get_finished_spans():
-        file.write(json.dumps({
-            "name": span.name, "kind": span.kind.name, "attributes": dict(span.attributes),
-            "status": {"code": span.status.status_code.name},
-            "span_id": format(span.context.span_id, "016x"),
-        }) + "\\n")
-"""
+UNDER_OPENTELEMETRY = otel_script(
+    "from opentelemetry.instrumentation.urllib import URLLibInstrumentor\n"
+    "from opentelemetry.instrumentation.urllib3 import URLLib3Instrumentor",
+    "URLLib3Instrumentor().instrument()\nURLLibInstrumentor().instrument()",
+)
 
 _REDIRECTING = ("hop", "module", "opener")
 received: list[tuple[str, str]] = []
@@ -99,16 +72,6 @@ class InventoryHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def _run(arguments: list[str], env: dict[str, str]) -> str:
-    result = subprocess.run(
-        [sys.executable, "-W", "error", *arguments], capture_output=True, text=True, timeout=120,
-        env={**{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}, **env},
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
 @pytest.fixture(scope="module")
 def runs(
     serve_http: Callable[[type[http.server.BaseHTTPRequestHandler]], str],
@@ -117,28 +80,21 @@ def runs(
     base = serve_http(InventoryHandler)
     refused = _refused_url()
     root = tmp_path_factory.mktemp("fidelity")
-    out = root / "instrumented"
-    result = CliRunner().invoke(app, ["apply", "--out", str(out), "--no-cache", str(PROGRAM)])
-    assert result.exit_code == 0, result.stderr
-    received.clear()
-    otel_output = _run(
-        ["-c", UNDER_OPENTELEMETRY, str(PROGRAM / "client.py"), base, refused,
-         str(root / "otel.jsonl")],
-        {"OTEL_SEMCONV_STABILITY_OPT_IN": "http"},
-    )
-    otel_received = list(received)
-    received.clear()
-    ours_output = _run(
-        [str(out / "client.py"), base, refused],
-        {"OTEL_TRACES_EXPORTER": "jsonl", "CODETRACE_JSONL_PATH": str(root / "ours.jsonl")},
-    )
+    out = instrumented_copy(PROGRAM, root / "instrumented")
+    before: list[list[tuple[str, str]]] = []
+
+    def keep_and_clear_received() -> None:
+        before.append(list(received))
+        received.clear()
+
+    result = run_both(UNDER_OPENTELEMETRY, PROGRAM / "client.py", out / "client.py",
+                      [base, refused], root, before_each=keep_and_clear_received,
+                      stability="http")
+    _, otel_received = before  # what the server saw before each run: nothing, then OTel's run
     return {
+        **result,
         "base": base,
         "refused": refused,
-        "source": (out / "client.py").read_text(),
-        "outputs": (otel_output, ours_output),
-        "otel": [json.loads(line) for line in (root / "otel.jsonl").read_text().splitlines()],
-        "ours": read_json_lines(root / "ours.jsonl"),
         "received": (otel_received, list(received)),
     }
 
