@@ -10,8 +10,10 @@ a module that never does cannot hold, return or subclass anything a rule matches
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from codetrace._collect import ModuleFacts, collect
@@ -96,8 +98,16 @@ class ProjectIndex:
             module = parse(source, exact=False)
         except Exception:  # unreadable modules just stay unresolved
             return None
-        facts = collect(module, module_name=name, is_package=path.name == "__init__.py",
-                        runtime=self.runtime, source=source)
+        def collected() -> ModuleFacts:
+            return collect(module, module_name=name, is_package=path.name == "__init__.py",
+                           runtime=self.runtime, source=source)
+
+        try:
+            facts: ModuleFacts | None = collected()
+        except RecursionError:
+            # deep here (a resolution that crossed several modules), not in that module: read it
+            # on a fresh stack, so the facts never depend on where it was first asked for
+            facts = _on_fresh_stack(collected)
         self._facts[name] = facts
         return facts
 
@@ -128,3 +138,17 @@ class ProjectIndex:
     def sibling_classes(self, qname: str) -> Sequence[ClassInfo]:
         facts = self._owner(qname)
         return list(facts.classes.values()) if facts else []
+
+
+def _on_fresh_stack(work: Callable[[], ModuleFacts]) -> ModuleFacts | None:
+    """``work()`` on a new thread (its own recursion depth); None if it is too deep even there."""
+    result: list[ModuleFacts] = []
+
+    def run() -> None:
+        with contextlib.suppress(RecursionError):
+            result.append(work())
+
+    thread = threading.Thread(target=run, name="codetrace-collect")
+    thread.start()
+    thread.join()
+    return result[0] if result else None
