@@ -537,22 +537,6 @@ def traced_send(
         span.__exit__(type(exc), exc, exc.__traceback__)
         raise
     if url is not None and span._recording:
-        try:  # _response_recorded's common case, written out
-            status = getattr(response, "status_code", None)
-            history = getattr(response, "history", None)
-            sent = getattr(getattr(response, "request", None), "url", None)
-            attributes = span.attributes
-            if (
-                type(status) is int
-                and status < 400
-                and len(attributes) <= MAX_ATTRIBUTES - 3
-                and not (type(history) is list and history)
-                and (type(sent) is not str or sent == url)
-            ):
-                attributes["http.response.status_code"] = status
-            else:
-                _response_recorded(span, response, url)
-        except Exception as exc:
-            warn_once("requests-response", "codetrace: could not read the response", exc=exc)
+        _response_recorded(span, response, url)
     span.__exit__(None, None, None)
     return response
