@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
-from codetrace import _advice
+from codetrace import _advice, _span_directive
 from codetrace._directives import EVERY, NOTHING, comment_ignores, def_ignores, directive_lines
-from codetrace._marker import MARKER, is_marker_rooted
+from codetrace._marker import MARKER, is_marker_rooted, is_runtime_import
 from codetrace._model import (
     Binding,
     CallSite,
     ClassInfo,
+    Definition,
     FunctionInfo,
     Scope,
     dotted_name,
@@ -47,6 +48,10 @@ class ModuleFacts:
     #: the string arguments of the runtime's calls (``traced(f, "redis.client")``): the adapter
     #: names and rule ids in use, for the installed-version check (``_versions``)
     marker_names: frozenset[str] = frozenset()
+    #: every ``def``, for ``span-function`` rules and ``# codetrace: span`` directives
+    definitions: tuple[Definition, ...] = ()
+    #: (line, message) of each ``# codetrace: span`` that is malformed or on no ``def``
+    span_errors: tuple[tuple[int, str], ...] = ()
 
 
 def collect(
@@ -69,17 +74,66 @@ def collect(
     header = NOTHING
     for line in module.header if text_has_directive else ():
         header = header | comment_ignores(line.comment)
+    spans = _span_directive.comments(text) if text_has_directive and \
+        _span_directive.DIRECTIVE.search(text) else {}
     collector = _Collector(
         module_name=module_name, is_package=is_package, runtime=runtime,
         positions=positions, directives=directive_lines(text) if text_has_directive else {},
-        file_ignores=header,
+        file_ignores=header, span_comments=spans,
     )
     module.visit(collector)
+    errors = collector.span_errors + [
+        (line, "`# codetrace: span` goes on a `def` line, or alone on the line directly above "
+         "the `def` or above its decorators")
+        for line in sorted(set(spans) - collector.span_lines)]
     return ModuleFacts(
         collector.module_scope, tuple(collector.calls), tuple(collector.foreign_marker),
         EVERY in header, collector.classes, collector.functions, len(collector.done),
-        frozenset(collector.marker_names),
+        frozenset(collector.marker_names), tuple(collector.definitions),
+        tuple(sorted(errors)),
     )
+
+
+def _is_type_checking(test: cst.BaseExpression) -> bool:
+    """``if TYPE_CHECKING:`` / ``if typing.TYPE_CHECKING:``."""
+    name = dotted_name(test)
+    return name is not None and name.rpartition(".")[2] == "TYPE_CHECKING"
+
+
+def _is_overload(decorator: cst.Decorator) -> bool:
+    """``@overload`` / ``@typing.overload``: a stub for the type checker, replaced at once."""
+    name = dotted_name(decorator.decorator)
+    return name is not None and name.rpartition(".")[2] == "overload"
+
+
+_CONSTANTS = (cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.ConcatenatedString,
+              cst.Ellipsis)
+
+
+def _is_trivial(node: cst.FunctionDef) -> bool:
+    """A body worth no span: only a docstring, ``pass``, ``...``, and at most one ``return``
+    of nothing, a name, an attribute or a constant (getters, stubs, placeholders)."""
+    body = node.body
+    smalls: list[cst.BaseSmallStatement] = []
+    if isinstance(body, cst.SimpleStatementSuite):
+        smalls.extend(body.body)
+    else:
+        for statement in body.body:
+            if not isinstance(statement, cst.SimpleStatementLine):
+                return False
+            smalls.extend(statement.body)
+    first = smalls[0] if smalls else None
+    if isinstance(first, cst.Expr) and isinstance(first.value, (cst.SimpleString,
+                                                                 cst.ConcatenatedString)):
+        smalls = smalls[1:]
+    rest = [small for small in smalls if not isinstance(small, cst.Pass) and not (
+        isinstance(small, cst.Expr) and isinstance(small.value, cst.Ellipsis))]
+    if not rest:
+        return True
+    if len(rest) == 1 and isinstance(rest[0], cst.Return):
+        value = rest[0].value
+        return value is None or dotted_name(value) is not None or isinstance(value, _CONSTANTS)
+    return False
 
 
 def _assigned_call(
@@ -139,9 +193,23 @@ class _Collector(cst.CSTVisitor):
         self, *, module_name: str, is_package: bool, runtime: str,
         positions: dict[cst.CSTNode, CodeRange], directives: dict[int, frozenset[str]],
         file_ignores: frozenset[str] = NOTHING,
+        span_comments: dict[int, tuple[str, bool]] | None = None,
     ) -> None:
         super().__init__()
         self.module_name = module_name
+        #: ``# codetrace: span`` comments by line (``_span_directive.comments``)
+        self.span_comments = span_comments or {}
+        #: the lines of those a ``def`` took, and the problems found in them
+        self.span_lines: set[int] = set()
+        self.span_errors: list[tuple[int, str]] = []
+        self.definitions: list[Definition] = []
+        #: Python's ``__qualname__`` prefix of the definitions being visited
+        self.qualname_prefix: list[str] = [""]
+        #: bodies of ``if TYPE_CHECKING:``, and how deep inside them the visit is
+        self.type_checking_blocks: set[int] = set()
+        self.type_checking = 0
+        self.module_header: Sequence[cst.EmptyLine] = ()
+        self.first_statement: cst.CSTNode | None = None
         self.package = module_name if is_package else module_name.rpartition(".")[0]
         self.runtime = runtime
         self.positions = positions
@@ -239,9 +307,76 @@ class _Collector(cst.CSTVisitor):
 
     def visit_Module(self, node: cst.Module) -> None:
         self._mark_hooked(node.body)
+        self.module_header = node.header
+        # the first statement, the runtime import apply may have put before it aside
+        body = [s for s in node.body if not is_runtime_import(s, self.runtime)]
+        self.first_statement = body[0] if body else None
 
     def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
         self._mark_hooked(node.body)
+        if id(node) in self.type_checking_blocks:
+            self.type_checking += 1
+
+    def leave_IndentedBlock(self, original_node: cst.IndentedBlock) -> None:
+        if id(original_node) in self.type_checking_blocks:
+            self.type_checking -= 1
+
+    def visit_If(self, node: cst.If) -> None:
+        if _is_type_checking(node.test):
+            self.type_checking_blocks.add(id(node.body))
+
+    # ----- definitions, for span-function ----------------------------------------------------
+    def _span_directive(self, node: cst.FunctionDef) -> _span_directive.SpanSpec | None:
+        """The ``# codetrace: span`` of ``node``: on its signature's lines, or in the block of
+        comment lines right above the ``def`` or above one of its decorators (the first, as
+        written; ours, once applied, goes below the comments between decorators and ``def``)."""
+        if not self.span_comments:
+            return None
+        name = self.positions.get(node.name)
+        body = self.positions.get(node.body.header if isinstance(node.body, cst.IndentedBlock)
+                                  else node.body)
+        if name is None or body is None:
+            return None
+        signature = range(name.start.line, body.start.line + 1)
+        above: list[int] = []
+        blocks = [node.leading_lines, *(d.leading_lines for d in node.decorators),
+                  node.lines_after_decorators]
+        if node is self.first_statement:  # libcst keeps its comments in the module's header
+            blocks.insert(0, self.module_header)
+        for block in blocks:
+            for line in reversed(block):
+                if line.comment is None:
+                    break
+                where = self.positions.get(line.comment)
+                if where is not None and where.start.line in self.span_comments:
+                    above.append(where.start.line)
+        found = [line for line in signature if line in self.span_comments]
+        found += sorted(above)
+        if not found:
+            return None
+        self.span_lines.update(found)
+        if len(found) > 1:
+            self.span_errors.append((found[1], "a second `# codetrace: span` on the same "
+                                     "function (one directive says it all)"))
+            return None
+        try:
+            return _span_directive.parse(self.span_comments[found[0]][0])
+        except _span_directive.DirectiveError as exc:
+            self.span_errors.append((found[0], str(exc)))
+            return None
+
+    def _define(self, node: cst.FunctionDef, ignored: frozenset[str]) -> str:
+        """Record ``node`` as a :class:`Definition`; its ``__qualname__``."""
+        qualname = self.qualname_prefix[-1] + node.name.value
+        self.definitions.append(Definition(
+            node, self.module_name, qualname,
+            ignored_rules=NOTHING.union(*self.ignores, ignored),
+            directive=self._span_directive(node),
+            decorated=any(_advice.added_decorator(d) for d in node.decorators),
+            never_runs=self.type_checking > 0 or any(_is_overload(d) for d in node.decorators),
+            trivial=_is_trivial(node),
+        ))
+        return qualname
 
     # ----- scopes ---------------------------------------------------------------------------
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
@@ -260,6 +395,7 @@ class _Collector(cst.CSTVisitor):
             if in_class and name in ("staticmethod", "classmethod", "property"):
                 kind = name
         self._bind(node.name.value, Binding("def", self.scope, node.name, qname=qname))
+        self.qualname_prefix.append(self._define(node, ignored) + ".<locals>.")
         outer = self._enter("function", node.name.value)
         info = FunctionInfo(
             qname, self.scope, outer, node.returns.annotation if node.returns else None,
@@ -273,6 +409,7 @@ class _Collector(cst.CSTVisitor):
         self.ignores.append(ignored)
         node.body.visit(self)
         self.ignores.pop()
+        self.qualname_prefix.pop()
         self.method_self.pop()
         self.function.pop()
         self.scope = outer
@@ -297,6 +434,7 @@ class _Collector(cst.CSTVisitor):
             arg.visit(self)
         qname = f"{self.scope.qualname}.{node.name.value}"
         self._bind(node.name.value, Binding("class", self.scope, node.name, qname=qname))
+        self.qualname_prefix.append(f"{self.qualname_prefix[-1]}{node.name.value}.")
         outer = self._enter("class", node.name.value)
         info = ClassInfo(qname, self.scope, outer, tuple(arg.value for arg in node.bases))
         self.classes.setdefault(qname, info)
@@ -306,6 +444,7 @@ class _Collector(cst.CSTVisitor):
         self.ignores.append(ignored)
         node.body.visit(self)
         self.ignores.pop()
+        self.qualname_prefix.pop()
         self.method_self.pop()
         self.function.pop()
         self.class_stack.pop()

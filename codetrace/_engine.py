@@ -21,7 +21,7 @@ from codetrace._context import FileContext
 from codetrace._instrument import apply_plan
 from codetrace._marker import MARKER
 from codetrace._match import match
-from codetrace._model import Matches, Project, SingleModule, Site, Unresolved
+from codetrace._model import FunctionSite, Matches, Project, SingleModule, Site, Unresolved
 from codetrace._prefilter import Prefilter, import_pattern
 from codetrace._result import (
     Failure,
@@ -31,6 +31,7 @@ from codetrace._result import (
     error_result,
 )
 from codetrace._source import check_round_trip, compile_error, compiles, parse
+from codetrace._span_directive import RULE_ID as SPAN_RULE
 from codetrace._strip import check_marker_gone, strip_module
 
 Positions = dict[cst.CSTNode, CodeRange]
@@ -59,27 +60,44 @@ def _where(positions: Positions, node: cst.CSTNode) -> tuple[int, int]:
     return (found.start.line, found.start.column + 1) if found else (0, 0)
 
 
-def _plan(matches: Matches, file: FileContext) -> tuple[Plan, list[tuple[Site, str]]]:
+AnySite = Site | FunctionSite
+
+
+def _node(site: AnySite) -> cst.CSTNode:
+    """The node a site stands at: the call, or the ``def``."""
+    return site.call.node if isinstance(site, Site) else site.function.node
+
+
+def _plan(matches: Matches, file: FileContext) -> tuple[Plan, list[tuple[AnySite, str]]]:
     plan = Plan()
-    outcomes: list[tuple[Site, str]] = []
-    for site in matches.sites:
-        result = _advice.get(site.rule.advice).plan(site, file.options)
+    outcomes: list[tuple[AnySite, str]] = []
+    every: tuple[AnySite, ...] = (*matches.sites, *matches.functions)
+    for site in every:
+        advice = _advice.get(site.rule.advice)
+        result = advice.plan(site, file.options) if isinstance(site, Site) else \
+            advice.plan_function(site, file.options)
         if isinstance(result, Skip):
             outcomes.append((site, result.reason))
             continue
-        plan.replace_call.update(result.replace_call)
-        plan.insert_after.update(result.insert_after)
+        plan.update(result)
         outcomes.append((site, ""))
     return plan, outcomes
 
 
+def _span_rule_in_force(file: FileContext) -> bool:
+    return any(rule.id == SPAN_RULE for rule in file.ruleset.rules)
+
+
 def _transform(
     module: cst.Module, source: bytes, file: FileContext, register: bool
-) -> tuple[cst.Module | None, Matches, list[tuple[Site, str]]]:
+) -> tuple[cst.Module | None, Matches, list[tuple[AnySite, str]]]:
     facts = collect(module, module_name=file.module_name, is_package=file.is_package,
                     runtime=file.options.runtime, source=source)
     if facts.file_ignored:
         return None, Matches((), (), 0), []
+    if facts.span_errors and _span_rule_in_force(file):
+        line, message = facts.span_errors[0]
+        raise Failure(line, f"{message}; file left untouched")
     if file.project is not None and register:
         file.project.add(file.module_name, facts, file.path)
     scope: Project = (
@@ -88,7 +106,7 @@ def _transform(
     )
     found = match(facts, file.ruleset, scope)
     plan, outcomes = _plan(found, file)
-    if not plan.replace_call and not plan.insert_after:
+    if plan.empty():
         return None, found, outcomes
     if facts.foreign_marker:  # only a file we would rewrite is a problem
         line, _ = _where(_positions(module), facts.foreign_marker[0])
@@ -100,7 +118,7 @@ def _transform(
     left: set[int] = set()
     changed = apply_plan(module, plan, file.options, file.options.import_style(file.path), left)
     if left:  # the formatter would not give these statements back: reported, not rewritten
-        outcomes = [(site, LEFT_FOR_FORMATTER if id(site.call.node) in left else reason)
+        outcomes = [(site, LEFT_FOR_FORMATTER if id(_node(site)) in left else reason)
                     for site, reason in outcomes]
     return (None if changed is module else changed), found, outcomes
 
@@ -134,15 +152,17 @@ def instrument(source: bytes, file: FileContext, *, self_check: bool = True) -> 
         new_module, found, outcomes = _transform(module, source, file, register=self_check)
         if new_module is not None:
             check_round_trip(module, source)
-        wanted = file.locate and (found.sites or found.unresolved)
+        wanted = file.locate and (found.sites or found.unresolved or found.functions)
         skipped = any(reason for _, reason in outcomes)
         positions = _positions(module) if (wanted or skipped) else {}
         sites = tuple(
-            SiteReport(*_where(positions, site.call.node), site.rule.id, site.rule.advice,
+            SiteReport(*_where(positions, _node(site)), site.rule.id, site.rule.advice,
                        site.qname, site.how, reason,
                        _advice.get(site.rule.advice).counts_as)
             for site, reason in outcomes
         )
+        if found.functions:  # in source order, the defs among the calls
+            sites = tuple(sorted(sites, key=lambda site: (site.line, site.column)))
         unresolved = tuple(_unresolved_report(positions, u) for u in found.unresolved)
         uses = found.marker_names | {site.rule.id for site in found.sites}
         if new_module is None:

@@ -40,7 +40,15 @@ class _Apply(cst.CSTTransformer, _format.IndentTracker):
     def on_leave(
         self, original_node: cst.CSTNode, updated_node: cst.CSTNode
     ) -> Any:
-        if isinstance(original_node, FRAMES) and self.touched.pop() \
+        decorated = False
+        if isinstance(original_node, cst.FunctionDef) and isinstance(updated_node,
+                                                                     cst.FunctionDef):
+            # before the layout step: a decorator is part of the def's header unit
+            build = self.plan.decorate.get(id(original_node))
+            if build is not None:
+                updated_node = build(updated_node)
+                decorated = True
+        if isinstance(original_node, FRAMES) and (self.touched.pop() or decorated) \
                 and self.options.style is not None:
             updated_node = self._formatted(original_node, updated_node, self.options.style)
         return super().on_leave(original_node, updated_node)
@@ -91,6 +99,8 @@ class _Apply(cst.CSTTransformer, _format.IndentTracker):
                 return laid_out
         # an ``except``/``match`` header, or a unit that would not format back: as it was
         self.left.update(_planned_calls(original, self.plan))
+        if id(original) in self.plan.decorate:
+            self.left.add(id(original))
         return original.with_changes(**{
             name: getattr(wrapped, name) for name in _children(original)
         })
@@ -144,6 +154,6 @@ def apply_plan(
     if left is not None:
         left.update(transformer.left)
     if transformer.left and not plan.insert_after and \
-            transformer.left >= set(plan.replace_call):
+            transformer.left >= set(plan.replace_call) | set(plan.decorate):
         return module
     return add_runtime_import(changed, options, imports)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
+from collections.abc import Sequence
 
 import libcst as cst
 
@@ -10,6 +12,8 @@ from codetrace._collect import ModuleFacts
 from codetrace._directives import ignores_rule
 from codetrace._model import (
     TIER_NAMES,
+    Definition,
+    FunctionSite,
     Matches,
     Project,
     Ref,
@@ -19,7 +23,8 @@ from codetrace._model import (
     dotted_name,
 )
 from codetrace._resolve import Resolver
-from codetrace._ruleset import RuleSet
+from codetrace._ruleset import Rule, RuleSet
+from codetrace._span_directive import RULE_ID
 
 #: words in a receiver's name that suggest a client, session or connection object
 _HINTS = re.compile(
@@ -93,5 +98,65 @@ def match(facts: ModuleFacts, ruleset: RuleSet, project: Project) -> Matches:
             reason = base.reason if isinstance(base, Unknown) else callee.reason
             unresolved.append(Unresolved(call, func.attr.value, receiver, reason,
                                          evidence(receiver, func.attr.value)))
-    return Matches(tuple(sites), tuple(unresolved), ignored, facts.instrumented_sites,
-                   facts.marker_names)
+    functions, skipped = match_functions(facts.definitions, ruleset)
+    return Matches(tuple(sites), tuple(unresolved), ignored + skipped, facts.instrumented_sites,
+                   facts.marker_names, functions)
+
+
+def glob_matches(pattern: str, definition: Definition) -> bool:
+    """fnmatch, case-sensitive, against the function's full name (``myapp.billing.Charger.
+    charge``; ``*`` crosses dots, so ``myapp.services.*`` takes methods and nested functions)
+    or its module (``myapp.services`` takes every function of that module)."""
+    return fnmatch.fnmatchcase(definition.full_name, pattern) or \
+        fnmatch.fnmatchcase(definition.module, pattern)
+
+
+def match_functions(
+    definitions: Sequence[Definition], ruleset: RuleSet
+) -> tuple[tuple[FunctionSite, ...], int]:
+    """The functions to trace, and how many an ignore directive kept out.
+
+    A ``# codetrace: span`` directive (when its rule is in force) wins over rule globs; an
+    ``ignore`` directive on the function, or on a class or function around it, wins over both.
+    Functions that never run (overload stubs, ``if TYPE_CHECKING:``) and functions already
+    traced are never sites; rule globs skip trivial bodies unless told not to.
+    """
+    directive: Rule | None = None
+    globs: list[Rule] = []
+    for rule in ruleset.rules:
+        if rule.id == RULE_ID and rule.advice == "span-function" and not rule.functions:
+            directive = rule
+        elif rule.functions and rule.span is not None:
+            globs.append(rule)
+    if directive is None and not globs:
+        return (), 0
+    sites: list[FunctionSite] = []
+    ignored = 0
+    for definition in definitions:
+        if definition.decorated or definition.never_runs:
+            continue
+        names = definition.ignored_rules
+        chosen: FunctionSite | None = None
+        kept_out = False
+        if definition.directive is not None and directive is not None:
+            if ignores_rule(names, directive.id):
+                kept_out = True
+            else:
+                chosen = FunctionSite(definition, directive, definition.directive, "directive")
+        else:
+            for rule in globs:  # in order; a rule the function's directives ignore steps aside
+                assert rule.span is not None
+                if rule.span.skip_trivial and definition.trivial:
+                    continue
+                if not any(glob_matches(pattern, definition) for pattern in rule.functions):
+                    continue
+                if ignores_rule(names, rule.id):
+                    kept_out = True
+                    continue
+                chosen = FunctionSite(definition, rule, rule.span, "function glob")
+                break
+        if chosen is not None:
+            sites.append(chosen)
+        elif kept_out:
+            ignored += 1
+    return tuple(sites), ignored

@@ -14,6 +14,7 @@ from typing import Protocol
 import libcst as cst
 
 from codetrace._ruleset import Rule
+from codetrace._span_directive import SpanSpec
 
 
 @dataclass(frozen=True)
@@ -241,6 +242,50 @@ class Site:
 
 
 @dataclass(frozen=True)
+class Definition:
+    """A ``def`` of the module, with what deciding whether to trace it needs.
+
+    ``qualname`` is Python's ``__qualname__`` (``Charger.charge``, ``outer.<locals>.inner``).
+    """
+
+    node: cst.FunctionDef
+    module: str
+    qualname: str
+    #: names of the rules ``# codetrace: ignore`` directives on it or around it ignore
+    ignored_rules: frozenset[str]
+    #: the options of its ``# codetrace: span`` directive, if it has one
+    directive: SpanSpec | None
+    #: it already carries the decorator codetrace adds
+    decorated: bool
+    #: a ``@typing.overload`` stub, or defined under ``if TYPE_CHECKING:``: it never runs
+    never_runs: bool
+    #: its body is only a docstring, ``pass``, ``...`` or ``return`` of a name or constant
+    trivial: bool
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.module}.{self.qualname}" if self.module else self.qualname
+
+
+@dataclass(frozen=True)
+class FunctionSite:
+    """A function a ``span-function`` rule (or a directive) traces, and its span's options."""
+
+    function: Definition
+    rule: Rule
+    spec: SpanSpec
+    how: str  # "directive" or "function glob"
+
+    @property
+    def qname(self) -> str:
+        return self.function.full_name
+
+    @property
+    def name(self) -> str:
+        return self.spec.span_name(self.function.module, self.function.qualname)
+
+
+@dataclass(frozen=True)
 class Unresolved:
     """A call that looks like a rule's method on a receiver whose type we could not tell."""
 
@@ -261,5 +306,7 @@ class Matches:
     instrumented: int = 0
     #: adapter names and rule ids the file's instrumented calls name (``ModuleFacts``)
     marker_names: frozenset[str] = frozenset()
+    #: functions to trace (advice ``span-function``)
+    functions: tuple[FunctionSite, ...] = ()
 
 

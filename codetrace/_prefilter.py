@@ -13,6 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codetrace._ruleset import RuleSet
+from codetrace._span_directive import DIRECTIVE, RULE_ID
+
+#: ``# codetrace: span`` in raw bytes: such a file is a candidate whatever it imports
+_SPAN = re.compile(DIRECTIVE.pattern.encode())
 
 
 def import_pattern(modules: frozenset[str]) -> re.Pattern[bytes]:
@@ -31,12 +35,17 @@ class Prefilter:
 
     modules: frozenset[str]
     pattern: re.Pattern[bytes]
+    #: the ``# codetrace: span`` directive is in force
+    spans: bool = False
 
     @classmethod
     def for_rules(cls, ruleset: RuleSet) -> Prefilter:
-        return cls(ruleset.modules, import_pattern(ruleset.modules))
+        return cls(ruleset.modules, import_pattern(ruleset.modules),
+                   any(rule.id == RULE_ID for rule in ruleset.rules))
 
     def may_match(self, source: bytes) -> bool:
+        if self.spans and b"codetrace:" in source and _SPAN.search(source):
+            return True
         if not any(m.encode() in source for m in self.modules):
             return False
         return self.pattern.search(source) is not None

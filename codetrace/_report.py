@@ -50,6 +50,8 @@ class Report:
     warnings: int = 0
     calls: int = 0
     hooks: int = 0
+    #: functions traced (``span-function``); not candidate I/O sites
+    functions: int = 0
     removed: int = 0
     unresolved: int = 0
     skipped_sites: int = 0
@@ -108,8 +110,11 @@ class Report:
             self.by_reason[unresolved.reason] += 1
         for site in result.sites:
             if site.skipped:
-                self.skipped_sites += 1
                 self._line(f"{result.path}:{site.line}: skipped {site.rule}: {site.skipped}")
+            if site.counts_as == "function":  # a span of the project's own: not an I/O site
+                continue
+            if site.skipped:
+                self.skipped_sites += 1
             else:
                 self.by_rule[site.rule] += 1
         if result.status == "unchanged":
@@ -118,6 +123,7 @@ class Report:
         self.changed += 1
         self.calls += result.calls
         self.hooks += result.hooks
+        self.functions += result.functions
         self.removed += result.removed
         if self.check:
             verb = "instrument" if self.action == "apply" else "strip"
@@ -163,6 +169,8 @@ class Report:
             verb = "would be instrumented" if self.check else "instrumented"
             parts = [f"{files} {verb}", _plural(self.calls, "call site"),
                      _plural(self.hooks, "hook")]
+            if self.functions:
+                parts.append(_plural(self.functions, "function"))
             text = ", ".join(parts)
             extra = []
             if self.unresolved:

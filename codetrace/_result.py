@@ -23,7 +23,7 @@ class SiteReport:
     qname: str
     how: str
     skipped: str = ""
-    #: what the report counts it as: "call" or "hook" (the advice kind says)
+    #: what the report counts it as: "call", "hook" or "function" (the advice kind says)
     counts_as: str = "call"
 
 
@@ -71,7 +71,12 @@ class FileResult:
 
     @property
     def calls(self) -> int:
-        return sum(1 for s in self.sites if s.counts_as != "hook" and not s.skipped)
+        return sum(1 for s in self.sites if s.counts_as == "call" and not s.skipped)
+
+    @property
+    def functions(self) -> int:
+        """Functions traced (``span-function``): not I/O sites, so not in the coverage share."""
+        return sum(1 for s in self.sites if s.counts_as == "function" and not s.skipped)
 
 
 class Failure(Exception):

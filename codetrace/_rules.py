@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from codetrace import _advice, _paths, _toml
+from codetrace import _advice, _paths, _span_directive, _toml
 from codetrace._ruleset import Library, Rule, RuleError, RuleSet
 
 _QNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -24,7 +24,20 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TOP_KEYS = ("library", "types", "aliases", "rule")
 _LIBRARY_KEYS = ("name", "modules", "description", "distribution", "tested")
 _RULE_KEYS = ("id", "description", "match", "do")
-_MATCH_KEYS = ("call", "construct")
+_MATCH_KEYS = ("call", "construct", "function")
+#: ``match.function``: the top-level package by name (the prefilter needs it), then fnmatch
+#: parts (``myapp.services.*``, ``myapp.billing.Charger.*``, ``myapp.*.handle_?``)
+_FUNCTION_GLOB = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_*?\[\]!<>-]+)*$")
+SPAN_FUNCTION = "span-function"
+
+
+def directive_rule() -> Rule:
+    """The rule behind ``# codetrace: span`` comments: always loaded, so that ``--select``,
+    ``--ignore``, ``ignore = [...]`` and ``# codetrace: ignore[codetrace.span]`` name it like
+    any rule. Its source is the module that reads the directive."""
+    return Rule(_span_directive.RULE_ID, (), SPAN_FUNCTION, None, None,
+                Path(_span_directive.__file__), 1,
+                "A `# codetrace: span` comment on a def: a span around that function")
 
 
 def builtin_rule_files() -> list[Path]:
@@ -55,6 +68,9 @@ def load_rules(paths: Sequence[Path]) -> RuleSet:
         returns.update(loaded.returns)
         aliases.update(loaded.aliases)
         modules.update(loaded.modules)
+    directive = directive_rule()
+    if directive.id not in seen:
+        rules.append(directive)
     return RuleSet(tuple(rules), returns, aliases, frozenset(modules), tuple(libraries))
 
 
@@ -137,7 +153,8 @@ def _load_file(path: Path) -> RuleSet:
     rules = tuple(_parse_rule(path, i, item, where) for i, item in enumerate(raw_rules))
     all_modules = set(modules)
     for rule in rules:
-        all_modules.update(name.split(".", 1)[0] for name in (*rule.calls, *rule.constructs))
+        all_modules.update(name.split(".", 1)[0]
+                           for name in (*rule.calls, *rule.constructs, *rule.functions))
     declared = _library(path, library, rules, where)
     return RuleSet(rules, returns, aliases, frozenset(all_modules),
                    (declared,) if declared is not None else ())
@@ -213,11 +230,32 @@ def _parse_rule(path: Path, index: int, item: object, where: _Locator) -> Rule:
                 raise RuleError(path, where.in_rule(index, key, "match"),
                                 f"rule {rule_id!r}: {name!r} is not a qualified name "
                                 "like 'module.func'")
-    if not calls and not constructs:
-        empty = "call" if "call" in match else "construct" if "construct" in match else None
+    functions = match.get("function", [])
+    function_line = where.in_rule(index, "function", "match")
+    if not _is_list_of(functions, str):
+        raise RuleError(path, function_line,
+                        f"rule {rule_id!r}: match.function must be a list of globs "
+                        "(\"myapp.services.*\")")
+    for glob in functions:
+        if not _FUNCTION_GLOB.match(glob) or glob.count("[") != glob.count("]"):
+            raise RuleError(path, function_line,
+                            f"rule {rule_id!r}: {glob!r} is not a function glob: the top-level "
+                            "package by name, then dotted parts with * ? [...] "
+                            "(\"myapp.services.*\", \"myapp.billing.Charger.*\")")
+    if functions and (calls or constructs):
+        raise RuleError(path, function_line,
+                        f"rule {rule_id!r}: match.function goes in a rule of its own "
+                        "(not with match.call or match.construct)")
+    if functions and path.parent == _paths.rules_dir():
+        raise RuleError(path, function_line,
+                        f"rule {rule_id!r}: a bundled rule does not select project functions")
+    if not calls and not constructs and not functions:
+        empty = ("call" if "call" in match else "construct" if "construct" in match
+                 else "function" if "function" in match else None)
         raise RuleError(path, where.in_rule(index, empty, "match") if empty else line,
                         f"rule {rule_id!r}: match.call must be a non-empty list of qualified names"
-                        " (or match.construct, a list of classes)")
+                        " (or match.construct, a list of classes, or match.function, globs of "
+                        "the project's functions)")
     do = item.get("do")
     if not isinstance(do, dict):
         raise RuleError(path, line, f"rule {rule_id!r} needs a [rule.do] table")
@@ -241,6 +279,15 @@ def _parse_rule(path: Path, index: int, item: object, where: _Locator) -> Rule:
         key, message = problem
         raise RuleError(path, where.in_rule(index, key, "do"),
                         f"rule {rule_id!r}: {message}")
+    if functions and advice != SPAN_FUNCTION:
+        raise RuleError(path, where.in_rule(index, "advice", "do"),
+                        f"rule {rule_id!r}: match.function goes with advice = "
+                        f"\"{SPAN_FUNCTION}\"")
+    if advice == SPAN_FUNCTION and not functions:
+        raise RuleError(path, where.in_rule(index, "advice", "do"),
+                        f"rule {rule_id!r}: advice \"{SPAN_FUNCTION}\" needs match.function "
+                        "(globs of the project's functions)")
+    span = _span_directive.from_rule(do) if advice == SPAN_FUNCTION else None
     adapter = do.get("adapter")
     hook = do.get("hook")
     description = item.get("description", "")
@@ -248,7 +295,7 @@ def _parse_rule(path: Path, index: int, item: object, where: _Locator) -> Rule:
         raise RuleError(path, where.in_rule(index, "description"),
                         f"rule {rule_id!r}: description must be a string")
     return Rule(rule_id, tuple(calls), str(advice), _text(adapter), _text(hook), path, line,
-                description, tuple(constructs))
+                description, tuple(constructs), tuple(functions), span)
 
 
 def _text(value: object) -> str | None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from codetrace._paths import rules_dir
+from codetrace._span_directive import SpanSpec
 
 
 class RuleError(Exception):
@@ -37,6 +38,11 @@ class Rule:
     description: str = ""
     #: classes whose construction the rule matches, the class itself or any project subclass
     constructs: tuple[str, ...] = ()
+    #: globs of the project's functions the rule traces (``match.function``, advice
+    #: ``span-function``): matched against the module and the qualified name
+    functions: tuple[str, ...] = ()
+    #: the span options of a ``span-function`` rule
+    span: SpanSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -124,8 +130,8 @@ class RuleSet:
         calls inside that package too.
         """
         top = module_name.partition(".")[0]
-        own = [rule for rule in self.rules
-               if all(name.partition(".")[0] == top for name in (*rule.calls, *rule.constructs))]
+        own = [rule for rule in self.rules if (rule.calls or rule.constructs)
+               and all(name.partition(".")[0] == top for name in (*rule.calls, *rule.constructs))]
         if not own:
             return self
         bundled = rules_dir()

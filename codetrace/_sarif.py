@@ -37,8 +37,8 @@ def _descriptor(rule_id: str, text: str, properties: dict[str, object]) -> dict[
 def _rule_text(rule: Rule) -> str:
     if rule.description:
         return rule.description
-    what = [*rule.calls[:3], *(f"{cls}()" for cls in rule.constructs[:3])]
-    more = len(rule.calls) + len(rule.constructs) - len(what)
+    what = [*rule.calls[:3], *(f"{cls}()" for cls in rule.constructs[:3]), *rule.functions[:3]]
+    more = len(rule.calls) + len(rule.constructs) + len(rule.functions) - len(what)
     return (f"Calls the {rule.advice} advice instruments: {', '.join(what)}"
             + (f" and {more} more" if more > 0 else "") + ".")
 
@@ -54,7 +54,7 @@ def sarif(report: Report, found: Sequence[Finding], rules: Sequence[Rule]) -> st
     descriptors = [
         _descriptor(rule.id, _rule_text(rule),
                     {"advice": rule.advice, "source": rule.source.name,
-                     "matches": [*rule.calls, *rule.constructs]})
+                     "matches": [*rule.calls, *rule.constructs, *rule.functions]})
         for rule in sorted(rules, key=lambda r: r.id)
     ]
     descriptors += [_descriptor(rule_id, text, {})

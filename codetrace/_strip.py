@@ -52,7 +52,14 @@ class _Strip(cst.CSTTransformer, _format.IndentTracker):
 
     def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> Any:
         """In a formatter mode a unit strip changed is formatted back (``_format.strip_unit``)."""
-        if isinstance(original_node, FRAMES) and self.touched.pop() and \
+        undecorated = None
+        if isinstance(updated_node, cst.FunctionDef):
+            # before the layout step: a decorator is part of the def's header unit
+            undecorated = _advice.undecorate(updated_node)
+            if undecorated is not None:
+                self.removed += 1
+                updated_node = undecorated
+        if isinstance(original_node, FRAMES) and (self.touched.pop() or undecorated) and \
                 self.style is not None and isinstance(original_node, _UNITS):
             updated_node = _format.strip_unit(original_node, updated_node, self.style,
                                               self.width(),
@@ -176,6 +183,10 @@ def _foreign_marker_line(module: cst.Module, runtime: str) -> int:
             if target is not None or is_runtime_import(node, runtime):
                 inner = {id(n) for n in _marker_names(target)} if target is not None else set()
                 ours.update(id(n) for n in _marker_names(node) if id(n) not in inner)
+
+        def visit_Decorator(self, node: cst.Decorator) -> None:
+            if _advice.added_decorator(node):
+                ours.update(id(n) for n in _marker_names(node))
 
         def visit_Call(self, node: cst.Call) -> None:
             inner = _advice.unwrap(node)

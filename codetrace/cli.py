@@ -293,6 +293,8 @@ def rules_command(
             print(f"    {call}")
         for cls in rule.constructs:
             print(f"    {cls}()  (and project subclasses)")
+        for pattern in rule.functions:
+            print(f"    {pattern}  (the project's functions)")
 
 
 @app.command("explain")

@@ -209,6 +209,8 @@ def bundled_rules(files: list[Path] | None = None) -> str:
             intro += f" Tested with versions `{tested}`."
         details += ["", f"### {name}", "", intro, ""]
         for rule in ruleset.rules:
+            if rule.source != path:  # the `# codetrace: span` rule every rule set has
+                continue
             table.append(f"| [`{rule.id}`](#{name}) | `{name}` | {_do_text(rule)} "
                          f"| {_cell(rule.description)} |")
             matched = [f"`{call}`" for call in rule.calls]

@@ -137,7 +137,8 @@ def test_broken_rule_file_names_file_and_line(tree: Path) -> None:
     code, _, err = run("apply", "--rules", str(rules), str(tree))
     assert code == 2
     assert err.strip() == (f"error: {rules}:10: unknown key 'advise' in [rule.do] "
-                           "(expected one of: advice, adapter, hook)")
+                           "(expected one of: advice, adapter, attributes, hook, kind, "
+                           "min_duration_ms, name, skip_trivial)")
     rules.write_text('[[rule]\nid = "x"\n')
     code, _, err = run("apply", "--rules", str(rules), str(tree))
     assert code == 2 and f"{rules}:1:" in err

@@ -2,7 +2,8 @@
 
 The instrumented example must print exactly what the original prints (behaviour unchanged), and
 its spans must form connected traces across each HTTP hop: demo CLIENT → shop SERVER → shop
-CLIENT → inventory SERVER, each parent being the span on the other side of the wire.
+function (the inventory client's, traced by the example's rule glob) → shop CLIENT → inventory
+SERVER, each parent being the span on the other side of the wire or the function that called.
 """
 
 from __future__ import annotations
@@ -69,8 +70,14 @@ def test_products_trace_is_connected_across_both_hops(
     assert client["attributes"]["url.full"].endswith("/products")
     assert client["attributes"]["http.response.status_code"] == 200
     assert client["trace_id"] == server["trace_id"]
-    # the shop's calls to the inventory are children of the shop's server span ...
-    children = [s for s in found if s["parent_span_id"] == server["span_id"]]
+    # the shop's inventory client functions are children of the shop's server span ...
+    functions = [s for s in found if s["parent_span_id"] == server["span_id"]]
+    assert sorted(s["name"] for s in functions) == [
+        "shop.inventory_client.catalogue", *["shop.inventory_client.stock_level"] * 3]
+    assert {s["kind"] for s in functions} == {"INTERNAL"}
+    # ... each the parent of its HTTP call to the inventory ...
+    children = [s for s in found if s["parent_span_id"] in {f["span_id"] for f in functions}]
+    assert len(children) == len(functions)
     urls = sorted(s["attributes"]["url.full"].rsplit("/", 2)[-2:][-1] for s in children)
     assert urls == ["apple", "pear", "plum", "skus"]
     assert {s["kind"] for s in children} == {"CLIENT"}
@@ -114,7 +121,9 @@ def test_server_exception_is_recorded(spans: tuple[list[dict[str, Any]], str, st
     assert event["attributes"]["exception.message"] == "the shop broke"
     missing = next(s for s in found if s["kind"] == "CLIENT"
                    and s["attributes"].get("url.full", "").endswith("/nowhere"))
-    assert missing["parent_span_id"] == broken["span_id"]
+    function = _by_id(found)[missing["parent_span_id"]]
+    assert function["name"] == "shop.inventory_client.missing"
+    assert function["parent_span_id"] == broken["span_id"]
     assert missing["attributes"]["error.type"] == "404"
     unrouted = next(s for s in found if s["parent_span_id"] == missing["span_id"])
     assert unrouted["name"] == "GET"  # no route matched: the method alone
@@ -127,3 +136,31 @@ def test_every_request_made_a_span(spans: tuple[list[dict[str, Any]], str, str])
     assert kinds.count("CLIENT") == 13
     assert kinds.count("SERVER") == 13
     assert len({s["span_id"] for s in found}) == len(found)
+
+
+def test_business_functions_nest_the_library_spans(
+    spans: tuple[list[dict[str, Any]], str, str],
+) -> None:
+    """``# codetrace: span`` on the order handler and the glob of the example's tracing.toml."""
+    found = spans[0]
+    by_id = _by_id(found)
+    placed = [s for s in found if s["name"] == "shop.place_order"]
+    assert len(placed) == 2  # the order placed and the order refused
+    for span in placed:
+        assert span["kind"] == "INTERNAL"
+        assert by_id[span["parent_span_id"]]["name"] == "POST /orders"
+        attributes = span["attributes"]
+        assert attributes["shop.channel"] == "web"
+        assert attributes["code.function.name"] == "shop.app.create_app.<locals>.order"
+        assert attributes["code.file.path"].endswith("app.py")
+    first = min(placed, key=lambda s: int(s["start_time_unix_nano"]))
+    inner = sorted((s for s in found if s["parent_span_id"] == first["span_id"]),
+                   key=lambda s: int(s["start_time_unix_nano"]))
+    assert [s["name"] for s in inner] == ["shop.inventory_client.stock_level",
+                                          "shop.inventory_client.reserve"]
+    for function in inner:
+        assert function["attributes"]["shop.component"] == "inventory-client"
+        (client,) = [s for s in found if s["parent_span_id"] == function["span_id"]]
+        assert client["kind"] == "CLIENT"
+        (server,) = [s for s in found if s["parent_span_id"] == client["span_id"]]
+        assert server["kind"] == "SERVER" and server["trace_id"] == first["trace_id"]

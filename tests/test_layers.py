@@ -166,8 +166,8 @@ def test_runtime_imports_only_the_standard_library() -> None:
 LAYERS: list[set[str]] = [
     {"codetrace.runtime"},  # the whole runtime package, every submodule
     {"codetrace", "codetrace._paths", "codetrace._toml", "codetrace._result",
-     "codetrace._ruleset", "codetrace._directives", "codetrace._tool_config",
-     "codetrace._versions"},
+     "codetrace._ruleset", "codetrace._directives", "codetrace._span_directive",
+     "codetrace._tool_config", "codetrace._versions"},
     {"codetrace._model"},
     {"codetrace._format", "codetrace._options", "codetrace._source", "codetrace._snippets",
      "codetrace._import_settings", "codetrace._import_order"},

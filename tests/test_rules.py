@@ -30,7 +30,7 @@ BROKEN = [
     ("bare_name", GOOD_RULE.replace('["x.get"]', '["get"]'), 4, "'get' is not a qualified name"),
     ("empty_call", GOOD_RULE.replace('["x.get"]', '[]'), 4, "non-empty list"),
     ("unknown_advice", GOOD_RULE.replace('"wrap-call"', '"wrap-it"'), 6,
-     "unknown advice 'wrap-it' (expected one of: hook-after, wrap-call)"),
+     "unknown advice 'wrap-it' (expected one of: hook-after, span-function, wrap-call)"),
     ("hook_without_name", GOOD_RULE.replace('"wrap-call"', '"hook-after"'), 5,
      "advice 'hook-after' needs hook"),
     ("hook_on_wrap", GOOD_RULE + 'hook = "flask"\n', 7, "'hook' only goes with advice"),
@@ -77,7 +77,7 @@ def test_builtin_rules_load_and_advice_kinds_match_the_registry() -> None:
     ruleset = load_rules(builtin_rule_files())
     assert {r.id for r in ruleset.rules} >= {"requests.send", "flask.app", "httpx.send",
                                             "sqlite3.query"}
-    assert set(_advice.names()) == {"wrap-call", "hook-after"}
+    assert set(_advice.names()) == {"wrap-call", "hook-after", "span-function"}
     for rule in ruleset.rules:  # every built-in rule names what the runtime provides
         assert rule.adapter is None or rule.adapter in _catalogue.ADAPTERS
         assert rule.hook is None or rule.hook in _catalogue.HOOKS

@@ -67,5 +67,15 @@ def added_target(statement: cst.CSTNode) -> cst.BaseExpression | None:
     return _first(lambda advice: advice.added_target(statement))
 
 
-__all__ = ["Advice", "Plan", "Skip", "added_target", "all_advice", "get", "instrumented",
-           "names", "unwrap"]
+def added_decorator(decorator: cst.Decorator) -> bool:
+    """``decorator`` is one an advice adds above a ``def``."""
+    return any(advice.added_decorator(decorator) for advice in all_advice())
+
+
+def undecorate(node: cst.FunctionDef) -> cst.FunctionDef | None:
+    """``node`` without the decorators advice kinds added, or None when it has none."""
+    return _first(lambda advice: advice.undecorate(node))
+
+
+__all__ = ["Advice", "Plan", "Skip", "added_decorator", "added_target", "all_advice", "get",
+           "instrumented", "names", "undecorate", "unwrap"]

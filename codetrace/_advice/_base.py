@@ -15,7 +15,7 @@ from typing import ClassVar
 
 import libcst as cst
 
-from codetrace._model import Site
+from codetrace._model import FunctionSite, Site
 from codetrace._options import Options
 
 
@@ -25,6 +25,17 @@ class Plan:
 
     replace_call: dict[int, Callable[[cst.Call], cst.BaseExpression]] = field(default_factory=dict)
     insert_after: dict[int, cst.SimpleStatementLine] = field(default_factory=dict)
+    #: a ``def`` (by its original node) → the function with the advice's decorator added
+    decorate: dict[int, Callable[[cst.FunctionDef], cst.FunctionDef]] = field(
+        default_factory=dict)
+
+    def update(self, other: Plan) -> None:
+        self.replace_call.update(other.replace_call)
+        self.insert_after.update(other.insert_after)
+        self.decorate.update(other.decorate)
+
+    def empty(self) -> bool:
+        return not (self.replace_call or self.insert_after or self.decorate)
 
 
 @dataclass(frozen=True)
@@ -42,7 +53,7 @@ class Advice:
     name: ClassVar[str] = ""
     #: the other keys of ``[rule.do]`` this advice reads (rule files are validated against them)
     do_keys: ClassVar[tuple[str, ...]] = ()
-    #: what reports count a site of this advice as: "call" or "hook"
+    #: what reports count a site of this advice as: "call", "hook" or "function"
     counts_as: ClassVar[str] = "call"
 
     def check(self, do: Mapping[str, object]) -> tuple[str, str] | None:
@@ -52,6 +63,10 @@ class Advice:
     def plan(self, site: Site, options: Options) -> Plan | Skip:
         """The edits that instrument ``site``."""
         raise NotImplementedError
+
+    def plan_function(self, site: FunctionSite, options: Options) -> Plan | Skip:
+        """The edits that trace the function of ``site`` (advice kinds about functions)."""
+        return Skip(f"advice {self.name!r} instruments calls, not functions")
 
     def unwrap(self, node: cst.Call) -> cst.BaseExpression | None:
         """If ``node`` is this advice's injected expression, the user's expression it holds,
@@ -66,6 +81,15 @@ class Advice:
     def added_target(self, statement: cst.CSTNode) -> cst.BaseExpression | None:
         """If ``statement`` is a statement this advice adds, the expression it instruments
         (``app`` in ``_codetrace.hooks.flask(app)``); else None."""
+        return None
+
+    def added_decorator(self, decorator: cst.Decorator) -> bool:
+        """``decorator`` is one this advice adds (the function is traced already)."""
+        return False
+
+    def undecorate(self, node: cst.FunctionDef) -> cst.FunctionDef | None:
+        """``node`` without the decorators this advice added, its comment lines back where
+        they were; None when it has none."""
         return None
 
 

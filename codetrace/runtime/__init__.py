@@ -3,9 +3,10 @@
 ``codetrace apply`` writes ``import codetrace.runtime as _codetrace`` and a few constructs into
 user code (see docs/runtime-contract.md): ``_codetrace.traced(callee, "rule.id")(args...)`` at
 call sites, ``_codetrace.hooks.flask(app)`` after objects are created, and
-``with _codetrace.span("name"):`` around functions. The names ``traced`` and ``hooks`` accept
-are listed in ``_catalogue`` (which the engine reads to validate rule files). All behaviour
-lives here, so upgrading the runtime changes semantics without rewriting the code again.
+``@_codetrace.span_function("name")`` above the project's own functions. The names ``traced``
+and ``hooks`` accept are listed in ``_catalogue`` (which the engine reads to validate rule
+files). All behaviour lives here, so upgrading the runtime changes semantics without rewriting
+the code again.
 
 Constraints this package keeps: it imports only the standard library, and little of it at import
 (configuration, exporters, the JSON and URL modules load on first use), so ``import
@@ -37,6 +38,7 @@ from ._resource import resource_attributes
 from ._scope import traced_context, use_context
 from ._setup import configure, force_flush, register_exporter, reset, shutdown
 from ._span import Event, Span, current_span
+from ._span_function import span_function
 from ._traced import register_adapter, traced
 from ._tracer import span
 from ._values import SpanKind, StatusCode
@@ -73,6 +75,7 @@ __all__ = [
     "resource_attributes",
     "shutdown",
     "span",
+    "span_function",
     "traced",
     "traced_context",
     "use_context",

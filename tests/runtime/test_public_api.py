@@ -35,6 +35,7 @@ EXPECTED_API = [
     "resource_attributes",
     "shutdown",
     "span",
+    "span_function",
     "traced",
     "traced_context",
     "use_context",
