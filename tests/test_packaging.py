@@ -90,9 +90,10 @@ def test_both_packages_are_typed() -> None:
 def test_the_readme_commands_install_the_runtime_from_the_checkout() -> None:
     readme = (ROOT / "README.md").read_text()
     commands = re.findall(r"```sh\n(python3 -m venv[^\n]*)\n```", readme)
-    assert len(commands) == 2
+    assert len(commands) == 3  # the example, the three-service demo, the tests
     for command in commands:
-        assert re.search(r'pip install -q \./codetrace/runtime "\.\[(example|test)\]"', command)
+        assert re.search(r'pip install -q \./codetrace/runtime "\.\[(example|services|test)\]"',
+                         command)
 
 
 def test_the_pre_commit_hooks_install_the_runtime_from_their_clone() -> None:

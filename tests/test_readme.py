@@ -1,4 +1,5 @@
-"""README.md must hold the two commands CI runs; a drift between them breaks the promise."""
+"""README.md must hold the commands CI runs (the example, the three-service demo, the tests); a
+drift between them breaks the promise."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ def _commands() -> list[str]:
 
 def test_readme_has_the_example_and_test_commands() -> None:
     commands = _commands()
-    assert len(commands) == 2
-    example, tests = commands
+    assert len(commands) == 3
+    example, services, tests = commands
     assert "codetrace apply" in example and "fixtures/example" in example
+    assert "codetrace apply" in services and "fixtures/services" in services
     assert "pytest" in tests
 
 

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import sys
 
+from . import _captured_headers
 from ._construct import is_class
 from ._excluded_urls import excluded
 from ._http import header_names_of, is_mock, method_attributes, missing_headers, url_attributes
@@ -102,6 +103,18 @@ async def _on_request_end(session: object, state: RequestState, params: Any) -> 
             if status >= 400:
                 span.set_attribute("error.type", str(status))
                 span.set_status(StatusCode.ERROR)
+        if (
+            _captured_headers.client is not False
+            and _captured_headers.wanted("client")
+            and span.is_recording()
+        ):
+            # the headers the request went with (aiohttp's defaults, ``Host``... included)
+            request_info = getattr(params.response, "request_info", None)
+            sent = getattr(request_info, "headers", None)
+            _captured_headers.client_exchange(
+                span.attributes, sent if sent is not None else params.headers,
+                params.response.headers,
+            )
     except Exception as exc:
         warn_once("aiohttp-client-end", "codetrace: could not read the response", exc=exc)
     span.end()

@@ -48,6 +48,7 @@ from __future__ import annotations
 import sys
 from contextvars import ContextVar
 
+from . import _captured_headers
 from ._excluded_urls import excluded
 from ._http import host_and_port, method_attributes, redact_query
 from ._log import warn_once
@@ -169,6 +170,14 @@ async def _middleware(request: Any, handler: Handler) -> Any:
         raise
     try:
         _record_status(span, getattr(response, "status", None))
+        if (
+            _captured_headers.server is not False
+            and _captured_headers.wanted("server", "response")
+            and span.is_recording()
+        ):
+            _captured_headers.response_headers(
+                "server", _captured_headers.header_pairs(response.headers), span.attributes
+            )
     except Exception as exc:  # pragma: no cover - defensive
         warn_once("aiohttp-server-status", "codetrace: could not read the status", exc=exc)
     span.__exit__(None, None, None)
@@ -189,6 +198,10 @@ def _start(request: Any) -> Span | None:
     except Exception as exc:
         warn_once("aiohttp-server-attributes", "codetrace: odd aiohttp request", exc=exc)
         name = "HTTP"
+    if _captured_headers.server is not False and _captured_headers.wanted("server", "request"):
+        _captured_headers.request_headers(
+            "server", _captured_headers.header_pairs(request.headers), attributes
+        )
     parent = extract(request.headers)
     span = start_span(name, kind=SpanKind.SERVER, attributes=attributes, parent=parent)
     return span if span.trace_id else None

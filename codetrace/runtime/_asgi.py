@@ -58,7 +58,7 @@ scope gains one key (``codetrace.server_span``, above).
 
 from __future__ import annotations
 
-from . import _excluded_urls
+from . import _captured_headers, _excluded_urls
 from ._http import DEFAULT_PORTS, host_and_port, method_attributes, redact_query, span_name_for
 from ._log import warn_once
 from ._propagation import extract_from_headers, header_names
@@ -236,6 +236,14 @@ class _Request:
                 status = message.get("status")
                 if isinstance(status, int):
                     _record_status(self.span, status)
+                if (
+                    _captured_headers.server is not False
+                    and _captured_headers.wanted("server", "response")
+                    and self.span.is_recording()
+                ):
+                    _captured_headers.response_headers(
+                        "server", message.get("headers") or (), self.span.attributes
+                    )
             except Exception as exc:
                 warn_once("asgi-status", "codetrace: could not read the response", exc=exc)
             await self.send(message)
@@ -335,5 +343,12 @@ class TracingMiddleware:
             return None
         if span.is_recording():
             name = _request_attributes(scope, span.attributes, authority)
+            if (
+                _captured_headers.server is not False
+                and _captured_headers.wanted("server", "request")
+            ):
+                _captured_headers.request_headers(
+                    "server", scope.get("headers") or (), span.attributes
+                )
         scope[SCOPE_KEY] = span
         return _Request(span, scope, send, name)

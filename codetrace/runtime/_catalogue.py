@@ -18,6 +18,8 @@ ADAPTERS: dict[str, str] = {
     "asyncpg.pool": "codetrace.runtime._asyncpg",
     "boto3.client": "codetrace.runtime._botocore",
     "flask_sqlalchemy.extension": "codetrace.runtime._flask_sqlalchemy",
+    "grpc.channel": "codetrace.runtime._grpc_client",
+    "grpc.server": "codetrace.runtime._grpc_server",
     "httpx.client": "codetrace.runtime._httpx_client",
     "httpx.send": "codetrace.runtime._httpx",
     "mysqlclient.connect": "codetrace.runtime._mysqldb",
@@ -45,4 +47,4 @@ ADAPTERS: dict[str, str] = {
     "urllib3.request": "codetrace.runtime._urllib3_request",
 }
 
-HOOKS: tuple[str, ...] = ("aiohttp_app", "flask", "starlette")
+HOOKS: tuple[str, ...] = ("aiohttp_app", "celery", "django", "flask", "starlette", "wsgi")

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from . import _captured_headers
 from ._awaitable import CoroutineType, TracedCoroutine
 from ._construct import built_traced
 from ._http import (
@@ -230,6 +231,12 @@ def _finish(span: Span, response: object, recognised: bool) -> None:
             sent = getattr(getattr(first, "request", None), "url", None)
             if sent is not None:
                 url_attributes(str(sent), span.attributes)
+            if _captured_headers.client is not False and _captured_headers.wanted("client"):
+                _captured_headers.client_exchange(
+                    span.attributes,
+                    getattr(getattr(response, "request", None), "headers", None),
+                    getattr(response, "headers", None),
+                )
         except Exception as exc:
             warn_once("httpx-response", "codetrace: could not read the response", exc=exc)
     span.__exit__(None, None, None)

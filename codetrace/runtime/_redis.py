@@ -17,6 +17,9 @@ project subclass of either) builds the client as an instance of a traced subclas
   ``execute()`` with nothing queued and nothing watched sends nothing and makes no span.
   ``transaction()`` goes through ``pipeline()``, so it is traced too.
 
+Cluster clients (``redis.RedisCluster``, ``redis.asyncio.RedisCluster``, their ``from_url``)
+go through the same two adapters and are traced by ``_redis_cluster``.
+
 What the spans say is ``_redis_spans``'s business. ``pubsub()``, ``monitor()`` and keyspace
 notifications return redis-py's own objects, untraced (their messages are a stream, not
 operations). ``client()`` builds ``self.__class__``: traced too.
@@ -38,6 +41,7 @@ from __future__ import annotations
 import sys
 from types import MethodType
 
+from . import _redis_cluster
 from . import _redis_spans as spans
 from ._construct import FUNNEL, MAX_CLASSES, is_class, traced_subclass
 from ._http import is_mock
@@ -320,11 +324,15 @@ def _base(module: str, name: str) -> type | None:
 def client_class(callee: object) -> type | None:
     """The traced subclass to build instead of ``callee``, or ``None`` to call it unchanged.
 
-    A pipeline class is checked first: redis-py's ``Pipeline`` derives from ``Redis``.
+    A pipeline class is checked first: redis-py's ``Pipeline`` derives from ``Redis``. A
+    cluster client (or its pipeline) is ``_redis_cluster``'s.
     """
     if not is_class(callee):
         return None
     cls: type = callee  # type: ignore[assignment]
+    cluster = _redis_cluster.client_class(cls)
+    if cluster is not None:
+        return cluster
     for client_module, client, pipeline in (
         (_SYNC[0], _sync_client, _sync_pipeline),
         (_ASYNC[0], _async_client, _async_pipeline),

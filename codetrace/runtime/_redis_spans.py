@@ -127,7 +127,12 @@ def describe_pipeline(pipeline: Any, prefix: str) -> tuple[str, dict[str, Any]]:
     """The span name and attributes of ``pipeline.execute()``, from its queued commands (the
     connection's attributes are not among them: :func:`describe_connection`). The dict is
     shared by every pipeline of the same shape: copy it, never change it."""
-    stack = pipeline.command_stack
+    return describe_stack(pipeline.command_stack, prefix)
+
+
+def describe_stack(stack: Any, prefix: str) -> tuple[str, dict[str, Any]]:
+    """:func:`describe_pipeline` of the queued commands ``stack`` (``(args, ...)`` tuples, or
+    objects with ``args``): a cluster pipeline keeps them elsewhere (``_redis_cluster``)."""
     key: tuple[Any, ...] | None = None
     described = None
     if len(stack) <= MAX_KEYED:

@@ -38,6 +38,7 @@ import sys
 from collections import OrderedDict
 from collections.abc import Mapping
 
+from . import _captured_headers
 from ._construct import built_traced
 from ._http import (
     KNOWN_METHODS,
@@ -373,6 +374,18 @@ def _record_response(span: Span, response: object, url: str) -> None:
         span.set_attribute("url.full", describe_url(sent_url)[0])
 
 
+def _capture_headers(span: Span, response: object) -> None:
+    """The captured headers (``_captured_headers``): those of the request requests sent last
+    (session defaults and its own included), and the response's as urllib3 received them (a
+    value per occurrence; requests' own mapping joins repeated headers with commas)."""
+    received = getattr(getattr(response, "raw", None), "headers", None)
+    if received is None or not hasattr(received, "items"):
+        received = getattr(response, "headers", None)
+    _captured_headers.client_exchange(
+        span.attributes, getattr(getattr(response, "request", None), "headers", None), received
+    )
+
+
 def _response_recorded(span: Span, response: object, url: str) -> None:
     """What the response adds to the span; never raises."""
     try:
@@ -392,6 +405,12 @@ def _response_recorded(span: Span, response: object, url: str) -> None:
             attributes["http.response.status_code"] = status
         else:
             _record_response(span, response, url)
+        if (
+            _captured_headers.client is not False
+            and _captured_headers.wanted("client")
+            and span.is_recording()
+        ):
+            _capture_headers(span, response)
     except Exception as exc:
         warn_once("requests-response", "codetrace: could not read the response", exc=exc)
 

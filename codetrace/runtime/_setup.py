@@ -57,7 +57,7 @@ import atexit
 import sys
 from _thread import RLock
 
-from . import _excluded_urls, _log, _resource
+from . import _captured_headers, _excluded_urls, _log, _resource
 from ._env import ConfigError, env_choice, env_value, split_names
 from ._exporters import ConsoleSpanExporter, JsonLinesSpanExporter
 from ._fork import register as register_for_fork
@@ -332,6 +332,7 @@ def reset() -> None:
     _log.forget()
     _resource.forget()
     _excluded_urls.forget()
+    _captured_headers.forget()
 
 
 def force_flush(timeout_s: float = 30.0) -> bool:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import sys
 
+from . import _captured_headers
 from ._excluded_urls import excluded
 from ._http import header_names_of, is_mock, missing_headers
 from ._log import warn_once
@@ -93,14 +94,29 @@ def remove_headers(request: Any, added: list[tuple[str, str]]) -> None:
         warn_once("urllib-headers", "codetrace: could not remove trace headers", exc=exc)
 
 
-def record_error(span: Span, exc: BaseException) -> None:
-    """An ``HTTPError`` is a response: its code is the span's status code."""
+def sent_headers(request: object) -> object:
+    """The headers urllib sent with ``request`` (``header_items()``: the caller's, ours, and
+    the ``Host``/``User-agent``/... urllib adds), when headers are captured; else ``None``.
+    Read before :func:`remove_headers` takes ours back."""
+    if not _captured_headers.client is not False and _captured_headers.wanted("client"):
+        return None
+    items = getattr(request, "header_items", None)
+    return items() if callable(items) else None
+
+
+def record_error(span: Span, exc: BaseException, sent: object = None) -> None:
+    """An ``HTTPError`` is a response: its code is the span's status code (and its headers the
+    response's, for ``_captured_headers``)."""
     code = getattr(exc, "code", None)
     if type(code) is int and span.is_recording() and type(exc).__name__ == "HTTPError":
         span.set_attribute("http.response.status_code", code)
         if code >= 400:
             span.set_attribute("error.type", str(code))
             span.set_status(StatusCode.ERROR)
+        if _captured_headers.client is not False and _captured_headers.wanted("client"):
+            _captured_headers.client_exchange(
+                span.attributes, sent, getattr(exc, "headers", None)
+            )
 
 
 def _request_class() -> Any:
@@ -134,34 +150,37 @@ def adapter(callee: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
     # From here on the span is current: nothing may escape before it ends.
     added: list[tuple[str, str]] = []
     request: Any = None
+    sent_request: Any = None
     if genuine:
         try:
             if isinstance(target, str):
                 request_class = _request_class()
                 if request_class is not None:
-                    own = request_class(target)
+                    own = sent_request = request_class(target)
                     add_headers(own, span)
                     if args:
                         args = (own, *args[1:])
                     else:
                         kwargs = {**kwargs, "url": own}
             else:
-                request = target
+                request = sent_request = target
                 added = add_headers(request, span)
         except Exception as exc:
             warn_once("urllib-headers", "codetrace: could not add trace headers", exc=exc)
     try:
         response = callee(*args, **kwargs)
     except BaseException as exc:
+        sent = sent_headers(sent_request) if genuine else None
         if added:
             remove_headers(request, added)
         if genuine:
-            record_error(span, exc)
+            record_error(span, exc, sent)
         span.__exit__(type(exc), exc, exc.__traceback__)
         raise
+    sent = sent_headers(sent_request) if genuine else None
     if added:
         remove_headers(request, added)
     if genuine:
-        record_response(span, response)
+        record_response(span, response, sent)
     span.__exit__(None, None, None)
     return response

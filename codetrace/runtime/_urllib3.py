@@ -46,6 +46,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 
+from . import _captured_headers
 from ._construct import FUNNEL, is_class, traced_subclass
 from ._excluded_urls import excluded
 from ._http import as_text, header_names_of, is_mock, method_attributes, missing_headers
@@ -103,8 +104,10 @@ def headers_with(headers: object, injected: dict[str, str]) -> object | None:
     return None
 
 
-def record_response(span: Span, response: object) -> None:
-    """Status code (and failure for 4xx/5xx) from a urllib3 or http.client response."""
+def record_response(span: Span, response: object, sent: object = None) -> None:
+    """Status code (and failure for 4xx/5xx) from a urllib3 or http.client response, and the
+    captured headers (``_captured_headers``: ``sent``, the headers the caller passed with ours
+    added; urllib3's own defaults such as ``Host`` are added below it and not seen)."""
     try:
         status = getattr(response, "status", None)
         if type(status) is int and span.is_recording():
@@ -112,6 +115,14 @@ def record_response(span: Span, response: object) -> None:
             if status >= 400:
                 span.set_attribute("error.type", str(status))
                 span.set_status(StatusCode.ERROR)
+        if (
+            _captured_headers.client is not False
+            and _captured_headers.wanted("client")
+            and span.is_recording()
+        ):
+            _captured_headers.client_exchange(
+                span.attributes, sent, getattr(response, "headers", None)
+            )
     except Exception as exc:
         warn_once("urllib3-response", "codetrace: could not read the response", exc=exc)
 
@@ -168,7 +179,12 @@ def traced_urlopen(
     except BaseException as exc:
         span.__exit__(type(exc), exc, exc.__traceback__)
         raise
-    record_response(span, response)
+    sent = None
+    if _captured_headers.client is not False and _captured_headers.wanted("client"):
+        sent = args[_HEADERS_INDEX] if len(args) > _HEADERS_INDEX else kwargs.get("headers")
+        if sent is None:
+            sent = getattr(pool, "headers", None)
+    record_response(span, response, sent)
     span.__exit__(None, None, None)
     return response
 

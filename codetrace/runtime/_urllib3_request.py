@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import sys
 
+from . import _captured_headers
 from ._excluded_urls import excluded
 from ._http import as_text, is_mock
 from ._log import warn_once
@@ -76,6 +77,12 @@ def adapter(callee: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         span.__exit__(type(exc), exc, exc.__traceback__)
         raise
     if genuine:
-        record_response(span, response)
+        sent = None
+        if _captured_headers.client is not False and _captured_headers.wanted("client"):
+            sent = kwargs.get("headers")
+            if sent is None:
+                sent = getattr(getattr(sys.modules.get("urllib3"), "_DEFAULT_POOL", None),
+                               "headers", None)
+        record_response(span, response, sent)
     span.__exit__(None, None, None)
     return response

@@ -36,7 +36,7 @@ from ._excluded_urls import excluded
 from ._http import is_mock
 from ._log import warn_once
 from ._nested_client import inside_client_span
-from ._urllib import EXCLUDED_URLS, add_headers, describe, remove_headers
+from ._urllib import EXCLUDED_URLS, add_headers, describe, remove_headers, sent_headers
 from ._urllib3 import record_response, start
 
 TYPE_CHECKING = False
@@ -72,9 +72,10 @@ def traced_open(open_: Callable[..., Any], request: Any) -> Any:
             remove_headers(request, added)
         span.__exit__(type(exc), exc, exc.__traceback__)
         raise
+    sent = sent_headers(request)
     if added:
         remove_headers(request, added)
-    record_response(span, response)
+    record_response(span, response, sent)
     span.__exit__(None, None, None)
     return response
 

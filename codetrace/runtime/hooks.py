@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     T = TypeVar("T")
 
 # exactly _catalogue.HOOKS (tests/runtime/test_catalogue.py)
-__all__ = ["aiohttp_app", "flask", "starlette"]
+__all__ = ["aiohttp_app", "celery", "django", "flask", "starlette", "wsgi"]
 
 
 def aiohttp_app(app: T) -> T:
@@ -41,6 +41,36 @@ def aiohttp_app(app: T) -> T:
     except Exception as exc:
         warn_once("hook:aiohttp_app", "codetrace: could not instrument the aiohttp app", exc=exc)
     return app
+
+
+def celery(app: T) -> T:
+    """Trace the tasks of the Celery ``app``: a PRODUCER span per published task and a CONSUMER
+    span per executed task, linked through the message headers (Celery's task signals: see
+    ``_celery``); return ``app``."""
+    if settings.disabled:
+        return app
+    try:
+        from ._celery import instrument
+
+        instrument(app)
+    except Exception as exc:
+        warn_once("hook:celery", "codetrace: could not instrument the Celery app", exc=exc)
+    return app
+
+
+def django(application: T) -> T:
+    """Trace each request of the Django WSGI or ASGI ``application`` in a SERVER span (a
+    middleware put outermost in ``MIDDLEWARE``) and each SQL statement in a CLIENT span
+    (``connection.execute_wrapper``): see ``_django``; return ``application``."""
+    if settings.disabled:
+        return application
+    try:
+        from ._django import instrument
+
+        instrument(application)
+    except Exception as exc:
+        warn_once("hook:django", "codetrace: could not instrument the Django application", exc=exc)
+    return application
 
 
 def flask(app: T) -> T:
@@ -67,6 +97,21 @@ def starlette(app: T) -> T:
         instrument(app)
     except Exception as exc:
         warn_once("hook:starlette", "codetrace: could not instrument the ASGI app", exc=exc)
+    return app
+
+
+def wsgi(app: T) -> T:
+    """Trace each request of a Bottle app, a Falcon app or the apps a Pyramid
+    ``Configurator`` makes, in a SERVER span, through each framework's own middleware API (see
+    ``_wsgi_hook``); return ``app``."""
+    if settings.disabled:
+        return app
+    try:
+        from ._wsgi_hook import instrument
+
+        instrument(app)
+    except Exception as exc:
+        warn_once("hook:wsgi", "codetrace: could not instrument the WSGI app", exc=exc)
     return app
 
 

@@ -1,0 +1,9 @@
+"""The project's ASGI module, as ``startproject`` writes it (the tests instrument it)."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "django_project.settings")
+
+application = get_asgi_application()

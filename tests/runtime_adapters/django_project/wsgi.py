@@ -1,0 +1,9 @@
+"""The project's WSGI module, as ``startproject`` writes it (the tests instrument it)."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "django_project.settings")
+
+application = get_wsgi_application()
