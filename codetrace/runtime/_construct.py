@@ -87,6 +87,16 @@ def _acceptable(cls: type) -> bool:
     )
 
 
+def named_like(function: Any, cls: type, name: str) -> Any:
+    """``function``, named as the method ``name`` of ``cls`` it stands in for (name, qualified
+    name, docstring), so a traced subclass's override reads like the library's own method in
+    tracebacks, ``help()`` and debuggers."""
+    function.__name__ = name
+    function.__qualname__ = f"{cls.__qualname__}.{name}"
+    function.__doc__ = getattr(getattr(cls, name, None), "__doc__", None)
+    return function
+
+
 def traced_subclass(cls: type, kind: str, namespace: Namespace) -> type | None:
     """The traced subclass of ``cls`` for ``kind`` (``None``: leave ``cls`` alone).
 

@@ -43,7 +43,7 @@ from types import MethodType
 
 from . import _redis_cluster
 from . import _redis_spans as spans
-from ._construct import FUNNEL, MAX_CLASSES, is_class, traced_subclass
+from ._construct import FUNNEL, MAX_CLASSES, is_class, named_like, traced_subclass
 from ._http import is_mock
 from ._log import warn_once
 from ._tracer import span as start_span
@@ -128,48 +128,7 @@ def _start_pipeline(pipeline: Any, call: object) -> Span | None:
     return span
 
 
-def _end(span: Span, exc: BaseException | None) -> None:
-    if exc is not None and span.is_recording():
-        try:
-            if spans.fails(exc):
-                spans.record_failure(span, exc)
-        except Exception as error:  # never mask the application's exception
-            warn_once("redis-error", "codetrace: odd redis exception", exc=error)
-    span.__exit__(None, None, None)
-
-
-def _call(span: Span | None, call: Callable[..., Any], args: Any, kwargs: Any) -> Any:
-    if span is None:
-        return call(*args, **kwargs)
-    try:
-        result = call(*args, **kwargs)
-    except BaseException as exc:
-        _end(span, exc)
-        raise
-    _end(span, None)
-    return result
-
-
-async def _await(span: Span | None, call: Callable[..., Any], args: Any, kwargs: Any) -> Any:
-    if span is None:
-        return await call(*args, **kwargs)
-    try:
-        result = await call(*args, **kwargs)
-    except BaseException as exc:
-        _end(span, exc)
-        raise
-    _end(span, None)
-    return result
-
-
 # -- the traced classes --------------------------------------------------------------------------
-
-
-def _named(function: Any, cls: type, name: str) -> Any:
-    function.__name__ = name
-    function.__qualname__ = f"{cls.__qualname__}.{name}"
-    function.__doc__ = getattr(getattr(cls, name, None), "__doc__", None)
-    return function
 
 
 def _reference_pipeline(self: Any, transaction: Any = True, shard_hint: Any = None) -> Any:
@@ -223,7 +182,7 @@ def _pipeline_method(cls: type, subclass: Callable[[], Any]) -> Any:
         return traced_pipeline(super(subclass(), self).pipeline(*args, **kwargs))
 
     if builder is None:
-        return _named(pipeline, cls, "pipeline")
+        return named_like(pipeline, cls, "pipeline")
     traced, original = builder
     base: Any = cls
 
@@ -235,7 +194,7 @@ def _pipeline_method(cls: type, subclass: Callable[[], Any]) -> Any:
             return pipeline(self, *args, **kwargs)
         return build(self, *args, **kwargs)
 
-    return _named(direct, cls, "pipeline")
+    return named_like(direct, cls, "pipeline")
 
 
 def _sync_client(cls: type, subclass: Callable[[], Any]) -> dict[str, Any]:
@@ -249,13 +208,13 @@ def _sync_client(cls: type, subclass: Callable[[], Any]) -> dict[str, Any]:
         try:
             result = call(*args, **options)
         except BaseException as exc:
-            _end(span, exc)
+            spans.end(span, exc)
             raise
         span.__exit__(None, None, None)
         return result
 
     return {
-        "execute_command": _named(execute_command, cls, "execute_command"),
+        "execute_command": named_like(execute_command, cls, "execute_command"),
         "pipeline": _pipeline_method(cls, subclass),
     }
 
@@ -263,10 +222,10 @@ def _sync_client(cls: type, subclass: Callable[[], Any]) -> dict[str, Any]:
 def _async_client(cls: type, subclass: Callable[[], Any]) -> dict[str, Any]:
     async def execute_command(self: Any, *args: Any, **options: Any) -> Any:
         call = super(subclass(), self).execute_command
-        return await _await(_start_command(self, call, args), call, args, options)
+        return await spans.await_call(_start_command(self, call, args), call, args, options)
 
     return {
-        "execute_command": _named(execute_command, cls, "execute_command"),
+        "execute_command": named_like(execute_command, cls, "execute_command"),
         "pipeline": _pipeline_method(cls, subclass),
     }
 
@@ -281,18 +240,18 @@ def _sync_pipeline(cls: type, subclass: Callable[[], Any]) -> dict[str, Any]:
         try:
             result = call(*args, **kwargs)
         except BaseException as exc:
-            _end(span, exc)
+            spans.end(span, exc)
             raise
         span.__exit__(None, None, None)
         return result
 
     def immediate_execute_command(self: Any, *args: Any, **options: Any) -> Any:
         call = super(subclass(), self).immediate_execute_command
-        return _call(_start_command(self, call, args), call, args, options)
+        return spans.call(_start_command(self, call, args), call, args, options)
 
     return {
-        "execute": _named(execute, cls, "execute"),
-        "immediate_execute_command": _named(
+        "execute": named_like(execute, cls, "execute"),
+        "immediate_execute_command": named_like(
             immediate_execute_command, cls, "immediate_execute_command"
         ),
     }
@@ -301,15 +260,15 @@ def _sync_pipeline(cls: type, subclass: Callable[[], Any]) -> dict[str, Any]:
 def _async_pipeline(cls: type, subclass: Callable[[], Any]) -> dict[str, Any]:
     async def execute(self: Any, *args: Any, **kwargs: Any) -> Any:
         call = super(subclass(), self).execute
-        return await _await(_start_pipeline(self, call), call, args, kwargs)
+        return await spans.await_call(_start_pipeline(self, call), call, args, kwargs)
 
     async def immediate_execute_command(self: Any, *args: Any, **options: Any) -> Any:
         call = super(subclass(), self).immediate_execute_command
-        return await _await(_start_command(self, call, args), call, args, options)
+        return await spans.await_call(_start_command(self, call, args), call, args, options)
 
     return {
-        "execute": _named(execute, cls, "execute"),
-        "immediate_execute_command": _named(
+        "execute": named_like(execute, cls, "execute"),
+        "immediate_execute_command": named_like(
             immediate_execute_command, cls, "immediate_execute_command"
         ),
     }

@@ -36,7 +36,7 @@ import sys
 from types import MethodType
 
 from . import _redis_spans as spans
-from ._construct import FUNNEL, MAX_CLASSES, is_class, traced_subclass
+from ._construct import FUNNEL, MAX_CLASSES, is_class, named_like, traced_subclass
 from ._http import is_mock
 from ._log import warn_once
 from ._span import current
@@ -146,54 +146,13 @@ def _start_pipeline(pipeline: Any, call: object) -> Span | None:
     return span
 
 
-def _end(span: Span, exc: BaseException | None) -> None:
-    if exc is not None and span.is_recording():
-        try:
-            if spans.fails(exc):
-                spans.record_failure(span, exc)
-        except Exception as error:  # never mask the application's exception
-            warn_once("redis-error", "codetrace: odd redis exception", exc=error)
-    span.__exit__(None, None, None)
-
-
-def _call(span: Span | None, call: Callable[..., Any], args: Any, kwargs: Any) -> Any:
-    if span is None:
-        return call(*args, **kwargs)
-    try:
-        result = call(*args, **kwargs)
-    except BaseException as exc:
-        _end(span, exc)
-        raise
-    _end(span, None)
-    return result
-
-
-async def _await(span: Span | None, call: Callable[..., Any], args: Any, kwargs: Any) -> Any:
-    if span is None:
-        return await call(*args, **kwargs)
-    try:
-        result = await call(*args, **kwargs)
-    except BaseException as exc:
-        _end(span, exc)
-        raise
-    _end(span, None)
-    return result
-
-
 # -- the traced classes --------------------------------------------------------------------------
-
-
-def _named(function: Any, cls: type, name: str) -> Any:
-    function.__name__ = name
-    function.__qualname__ = f"{cls.__qualname__}.{name}"
-    function.__doc__ = getattr(getattr(cls, name, None), "__doc__", None)
-    return function
 
 
 def _sync_client(cls: type, subclass: Callable[[], Any]) -> dict[str, Any]:
     def execute_command(self: Any, *args: Any, **kwargs: Any) -> Any:
         call = super(subclass(), self).execute_command
-        return _call(_start_command(call, args), call, args, kwargs)
+        return spans.call(_start_command(call, args), call, args, kwargs)
 
     def _execute_command(self: Any, target_node: Any, *args: Any, **kwargs: Any) -> Any:
         _note_node(target_node)
@@ -203,16 +162,16 @@ def _sync_client(cls: type, subclass: Callable[[], Any]) -> dict[str, Any]:
         return traced_pipeline(super(subclass(), self).pipeline(*args, **kwargs))
 
     return {
-        "execute_command": _named(execute_command, cls, "execute_command"),
-        "_execute_command": _named(_execute_command, cls, "_execute_command"),
-        "pipeline": _named(pipeline, cls, "pipeline"),
+        "execute_command": named_like(execute_command, cls, "execute_command"),
+        "_execute_command": named_like(_execute_command, cls, "_execute_command"),
+        "pipeline": named_like(pipeline, cls, "pipeline"),
     }
 
 
 def _async_client(cls: type, subclass: Callable[[], Any]) -> dict[str, Any]:
     async def execute_command(self: Any, *args: Any, **kwargs: Any) -> Any:
         call = super(subclass(), self).execute_command
-        return await _await(_start_command(call, args), call, args, kwargs)
+        return await spans.await_call(_start_command(call, args), call, args, kwargs)
 
     async def _execute_command(self: Any, target_node: Any, *args: Any, **kwargs: Any) -> Any:
         _note_node(target_node)
@@ -222,26 +181,26 @@ def _async_client(cls: type, subclass: Callable[[], Any]) -> dict[str, Any]:
         return traced_pipeline(super(subclass(), self).pipeline(*args, **kwargs))
 
     return {
-        "execute_command": _named(execute_command, cls, "execute_command"),
-        "_execute_command": _named(_execute_command, cls, "_execute_command"),
-        "pipeline": _named(pipeline, cls, "pipeline"),
+        "execute_command": named_like(execute_command, cls, "execute_command"),
+        "_execute_command": named_like(_execute_command, cls, "_execute_command"),
+        "pipeline": named_like(pipeline, cls, "pipeline"),
     }
 
 
 def _sync_pipeline(cls: type, subclass: Callable[[], Any]) -> dict[str, Any]:
     def execute(self: Any, *args: Any, **kwargs: Any) -> Any:
         call = super(subclass(), self).execute
-        return _call(_start_pipeline(self, call), call, args, kwargs)
+        return spans.call(_start_pipeline(self, call), call, args, kwargs)
 
-    return {"execute": _named(execute, cls, "execute")}
+    return {"execute": named_like(execute, cls, "execute")}
 
 
 def _async_pipeline(cls: type, subclass: Callable[[], Any]) -> dict[str, Any]:
     async def execute(self: Any, *args: Any, **kwargs: Any) -> Any:
         call = super(subclass(), self).execute
-        return await _await(_start_pipeline(self, call), call, args, kwargs)
+        return await spans.await_call(_start_pipeline(self, call), call, args, kwargs)
 
-    return {"execute": _named(execute, cls, "execute")}
+    return {"execute": named_like(execute, cls, "execute")}
 
 
 def _base(module: str, name: str) -> type | None:

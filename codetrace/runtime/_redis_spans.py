@@ -42,11 +42,13 @@ from __future__ import annotations
 
 import sys
 
+from ._log import warn_once
 from ._span import is_failure
 from ._values import StatusCode, qualified_name, safe_str
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from ._span import Span
@@ -206,6 +208,46 @@ def describe_connection(attributes: dict[str, Any], client: object) -> None:
         port = int(port)
     if type(port) is int:
         attributes["server.port"] = port
+
+
+def end(span: Span, exc: BaseException | None) -> None:
+    """End a command's or pipeline's span, recording ``exc`` when it is a failure; never
+    raises (the application's exception, if any, is what the caller re-raises)."""
+    if exc is not None and span.is_recording():
+        try:
+            if fails(exc):
+                record_failure(span, exc)
+        except Exception as error:  # never mask the application's exception
+            warn_once("redis-error", "codetrace: odd redis exception", exc=error)
+    span.__exit__(None, None, None)
+
+
+def call(span: Span | None, function: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+    """``function(*args, **kwargs)`` inside ``span`` (None: no span), for the clients' and
+    pipelines' funnels, sync (``_redis`` and ``_redis_cluster``)."""
+    if span is None:
+        return function(*args, **kwargs)
+    try:
+        result = function(*args, **kwargs)
+    except BaseException as exc:
+        end(span, exc)
+        raise
+    end(span, None)
+    return result
+
+
+async def await_call(span: Span | None, function: Callable[..., Any], args: Any,
+                     kwargs: Any) -> Any:
+    """:func:`call` for ``redis.asyncio``: the span ends when the awaited command does."""
+    if span is None:
+        return await function(*args, **kwargs)
+    try:
+        result = await function(*args, **kwargs)
+    except BaseException as exc:
+        end(span, exc)
+        raise
+    end(span, None)
+    return result
 
 
 def fails(exc: BaseException) -> bool:
