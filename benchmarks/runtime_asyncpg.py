@@ -1,7 +1,7 @@
 """An asyncpg statement on a connection traced where it was opened, vs OpenTelemetry's.
 
-    .venv/bin/python benchmarks/runtime_asyncpg.py                  # 9 rounds x 2000 calls
-    .venv/bin/python benchmarks/runtime_asyncpg.py --rounds 15 --calls 3000
+    .venv/bin/python benchmarks/runtime_asyncpg.py                  # 150 batches x 200 calls
+    .venv/bin/python benchmarks/runtime_asyncpg.py --rounds 300 --calls 200
     .venv/bin/python benchmarks/runtime_asyncpg.py --processor simple
 
 A real PostgreSQL server (Debian's ``postgresql``), started on 127.0.0.1 with a free port in a
@@ -17,9 +17,14 @@ $1", 1)`` on one connection per variant, all in one event loop:
   instrumented on an SDK ``TracerProvider`` with the same kind of processor. It wraps asyncpg's
   class, so it is instrumented for its rows only and uninstrumented after each.
 
-Rounds are interleaved. Reported: medians of per-call wall time and of the event loop thread's
-CPU time (``thread_time_ns``: what the client adds, less disturbed by a busy machine), and what
-each variant adds over plain.
+Paired, interleaved batches (as ``runtime_redis.py``), because the machine these figures come
+from is shared and its load moves within seconds: each batch runs every variant once, in a
+shuffled order, for ``--calls`` statements. Reported: what a variant adds over plain, its median
+per-call time minus plain's median in the same batch, median over the batches, for wall time and
+for the event loop thread's CPU time (``thread_time_ns``: what the client adds, less disturbed
+by a busy machine). "plain, second connection" is plain asyncpg on another connection: what two
+identical connections differ by (each has its own server process), the noise under the figures
+(codetrace's row runs on a connection of its own, OpenTelemetry's on plain's).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -49,7 +55,7 @@ from server_process import stop
 import codetrace.runtime as rt
 
 QUERY = "SELECT id, name FROM items WHERE id = $1"
-LABELS = ("plain", "codetrace construction", "OpenTelemetry")
+LABELS = ("plain", "plain, second connection", "codetrace construction", "OpenTelemetry")
 
 
 async def timed(conn: Any, calls: int, walls: list[int], cpus: list[int]) -> None:
@@ -61,9 +67,12 @@ async def timed(conn: Any, calls: int, walls: list[int], cpus: list[int]) -> Non
         walls.append(perf_counter_ns() - wall)
 
 
-async def measure(dsn: str, rounds: int, calls: int) -> dict[str, tuple[list[int], list[int]]]:
+async def measure(
+    dsn: str, rounds: int, calls: int
+) -> tuple[dict[str, tuple[list[float], list[float]]], dict[str, tuple[list[int], list[int]]]]:
     _codetrace_on()
     plain = await asyncpg.connect(dsn)
+    second = await asyncpg.connect(dsn)
     traced = await rt.traced(asyncpg.connect, "asyncpg.connect")(dsn)
     await plain.execute("CREATE TABLE items (id integer PRIMARY KEY, name text)")
     await plain.execute("INSERT INTO items VALUES (1, 'pen')")
@@ -74,38 +83,58 @@ async def measure(dsn: str, rounds: int, calls: int) -> dict[str, tuple[list[int
         instrumentor, provider = AsyncPGInstrumentor(), otel_provider()
     except ImportError as exc:
         print(f"OpenTelemetry row skipped: {exc}", file=sys.stderr)
-    found: dict[str, tuple[list[int], list[int]]] = {label: ([], []) for label in LABELS}
-    for number in range(rounds + 1):  # the first round warms up, and is not kept
-        for label in LABELS:
-            walls, cpus = found[label] if number else ([], [])
+    labels = [label for label in LABELS if label != "OpenTelemetry" or instrumentor is not None]
+    connection = {"plain": plain, "plain, second connection": second,
+                  "codetrace construction": traced, "OpenTelemetry": plain}
+    found: dict[str, tuple[list[int], list[int]]] = {label: ([], []) for label in labels}
+    paired: dict[str, tuple[list[float], list[float]]] = {label: ([], []) for label in labels}
+    shuffle = random.Random(1).shuffle
+    for number in range(rounds + 1):  # the first batch warms up, and is not kept
+        order = list(labels)
+        shuffle(order)
+        medians: dict[str, tuple[float, float]] = {}
+        for label in order:
+            walls: list[int] = []
+            cpus: list[int] = []
             if label == "OpenTelemetry":
-                if instrumentor is None:
-                    continue
                 instrumentor.instrument(tracer_provider=provider, skip_dep_check=True)
                 try:
                     await timed(plain, calls, walls, cpus)
                 finally:
                     instrumentor.uninstrument()
             else:
-                await timed(traced if label != "plain" else plain, calls, walls, cpus)
-    await plain.close()
-    await traced.close()
+                await timed(connection[label], calls, walls, cpus)
+            medians[label] = (statistics.median(walls) / 1e3, statistics.median(cpus) / 1e3)
+            if number:
+                found[label][0].extend(walls)
+                found[label][1].extend(cpus)
+        if number:
+            for label in labels:
+                paired[label][0].append(medians[label][0] - medians["plain"][0])
+                paired[label][1].append(medians[label][1] - medians["plain"][1])
+    for opened in (plain, second, traced):
+        await opened.close()
     rt.reset()
-    return {label: times for label, times in found.items() if times[0]}
+    return paired, found
 
 
-def table(title: str, found: dict[str, tuple[list[int], list[int]]]) -> None:
+def table(
+    title: str,
+    paired: dict[str, tuple[list[float], list[float]]],
+    found: dict[str, tuple[list[int], list[int]]],
+) -> None:
     print(title)
-    print(f"| {'':24} | wall µs | added µs | cpu µs | added cpu µs | x codetrace (cpu) |")
-    print(f"|{'-' * 26}|---------|----------|--------|--------------|-------------------|")
+    print(f"| {'':26} | wall µs | added µs | cpu µs | added cpu µs | x codetrace (cpu) |")
+    print(f"|{'-' * 28}|---------|----------|--------|--------------|-------------------|")
     wall = {label: statistics.median(times[0]) / 1e3 for label, times in found.items()}
     cpu = {label: statistics.median(times[1]) / 1e3 for label, times in found.items()}
-    ours = cpu.get("codetrace construction", 0.0) - cpu["plain"]
+    added_wall = {label: statistics.median(values[0]) for label, values in paired.items()}
+    added_cpu = {label: statistics.median(values[1]) for label, values in paired.items()}
+    ours = added_cpu.get("codetrace construction", 0.0)
     for label in found:
-        added_cpu = cpu[label] - cpu["plain"]
-        ratio = "-" if label == "plain" or ours <= 0 else f"{added_cpu / ours:.2f}"
-        print(f"| {label:24} | {wall[label]:7.1f} | {wall[label] - wall['plain']:8.1f} | "
-              f"{cpu[label]:6.1f} | {added_cpu:12.1f} | {ratio:>17} |")
+        ratio = "-" if label == "plain" or ours <= 0 else f"{added_cpu[label] / ours:.2f}"
+        print(f"| {label:26} | {wall[label]:7.1f} | {added_wall[label]:8.1f} | "
+              f"{cpu[label]:6.1f} | {added_cpu[label]:12.1f} | {ratio:>17} |")
     print()
 
 
@@ -114,17 +143,18 @@ def run(rounds: int, calls: int) -> None:
         os.chmod(directory, 0o755)  # the server may run as its own account
         process, server = start_postgres(Path(directory))
         try:
-            found = asyncio.run(measure(server.url, rounds, calls))
+            paired, found = asyncio.run(measure(server.url, rounds, calls))
         finally:
             stop(process)
     print(f"span processor: {runtime_construction.PROCESSOR}, on both sides")
-    table(f"asyncpg fetchrow, loopback PostgreSQL: {rounds} rounds x {calls} calls", found)
+    table(f"asyncpg fetchrow, loopback PostgreSQL: {rounds} paired batches x {calls} calls",
+          paired, found)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=9)
-    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=150, help="paired batches")
+    parser.add_argument("--calls", type=int, default=200, help="statements per variant per batch")
     parser.add_argument("--processor", choices=("batch", "simple"), default="batch")
     options = parser.parse_args(argv)
     runtime_construction.PROCESSOR = options.processor

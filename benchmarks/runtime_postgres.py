@@ -1,7 +1,7 @@
 """A PostgreSQL statement on a psycopg2/psycopg connection traced where opened, vs OpenTelemetry.
 
-    .venv/bin/python benchmarks/runtime_postgres.py                    # 9 rounds
-    .venv/bin/python benchmarks/runtime_postgres.py --rounds 15 --calls 3000
+    .venv/bin/python benchmarks/runtime_postgres.py                    # 150 paired batches
+    .venv/bin/python benchmarks/runtime_postgres.py --rounds 300 --calls 200
     .venv/bin/python benchmarks/runtime_postgres.py --processor simple # export as spans end
 
 A real PostgreSQL server (Debian's ``postgresql``), started on 127.0.0.1 with a free port in a
@@ -20,19 +20,26 @@ with psycopg2 and with psycopg 3 (sync), on:
   in) is instrumented, on an SDK ``TracerProvider`` with the same kind of processor (its cursor
   factory keeps tracing after ``uninstrument``).
 
-Rounds are interleaved; medians of per-call wall times, and the time each adds over plain.
+Paired, interleaved batches (as ``runtime_redis.py``), because the machine these figures come
+from is shared and its load moves within seconds: each batch runs every variant once, in a
+shuffled order, for ``--calls`` statements. Reported: what a variant adds over plain, its median
+per-call time minus plain's median in the same batch, median over the batches, for wall time and
+for the client thread's CPU time (``thread_time_ns``: what the client adds, less disturbed by a
+busy machine). "plain, second connection" is plain again on another connection: what two
+identical connections differ by (each has its own server process), the noise under the figures.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
 import statistics
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from time import perf_counter_ns
+from time import perf_counter_ns, thread_time_ns
 from typing import Any
 
 os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = "database"
@@ -58,10 +65,12 @@ def connections(dsn: str) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {
         "psycopg2": {
             "plain": psycopg2.connect(dsn),
+            "plain, second connection": psycopg2.connect(dsn),
             "codetrace construction": rt.traced(psycopg2.connect, "psycopg2.connect")(dsn),
         },
         "psycopg": {
             "plain": psycopg.connect(dsn),
+            "plain, second connection": psycopg.connect(dsn),
             "codetrace construction": rt.traced(psycopg.connect, "psycopg.connect")(dsn),
         },
     }
@@ -80,28 +89,57 @@ def connections(dsn: str) -> dict[str, dict[str, Any]]:
     return found
 
 
-def execute(cursor: Any, calls: int) -> list[int]:
-    times: list[int] = []
-    append, call, fetch = times.append, cursor.execute, cursor.fetchone
+def execute(cursor: Any, calls: int, walls: list[int], cpus: list[int]) -> None:
+    call, fetch = cursor.execute, cursor.fetchone
     for _ in range(calls):
-        start = perf_counter_ns()
+        wall, cpu = perf_counter_ns(), thread_time_ns()
         call(QUERY, (1,))
         fetch()
-        append(perf_counter_ns() - start)
-    return times
+        cpus.append(thread_time_ns() - cpu)
+        walls.append(perf_counter_ns() - wall)
 
 
-def table(title: str, walls: dict[str, list[int]]) -> None:
-    median = {label: statistics.median(times) / 1e3 for label, times in walls.items()}
-    added = {label: value - median["plain"] for label, value in median.items()}
-    ours = added["codetrace construction"]
+def table(
+    title: str,
+    paired: dict[str, tuple[list[float], list[float]]],
+    found: dict[str, tuple[list[int], list[int]]],
+) -> None:
     print(title)
-    print(f"| {'':24} | median µs | added µs | x codetrace |")
-    print(f"|{'-' * 26}|-----------|----------|-------------|")
-    for label, value in median.items():
-        ratio = "-" if label == "plain" or not ours else f"{added[label] / ours:.2f}"
-        print(f"| {label:24} | {value:9.2f} | {added[label]:8.2f} | {ratio:>11} |")
+    print(f"| {'':26} | wall µs | added µs | cpu µs | added cpu µs | x codetrace (wall) |")
+    print(f"|{'-' * 28}|---------|----------|--------|--------------|--------------------|")
+    wall = {label: statistics.median(times[0]) / 1e3 for label, times in found.items()}
+    cpu = {label: statistics.median(times[1]) / 1e3 for label, times in found.items()}
+    added_wall = {label: statistics.median(values[0]) for label, values in paired.items()}
+    added_cpu = {label: statistics.median(values[1]) for label, values in paired.items()}
+    ours = added_wall["codetrace construction"]
+    for label in found:
+        ratio = "-" if label == "plain" or ours <= 0 else f"{added_wall[label] / ours:.2f}"
+        print(f"| {label:26} | {wall[label]:7.1f} | {added_wall[label]:8.1f} | "
+              f"{cpu[label]:6.1f} | {added_cpu[label]:12.1f} | {ratio:>18} |")
     print()
+
+
+def measure(
+    cursors: dict[str, Any], rounds: int, calls: int
+) -> tuple[dict[str, tuple[list[float], list[float]]], dict[str, tuple[list[int], list[int]]]]:
+    found: dict[str, tuple[list[int], list[int]]] = {label: ([], []) for label in cursors}
+    paired: dict[str, tuple[list[float], list[float]]] = {label: ([], []) for label in cursors}
+    shuffle = random.Random(1).shuffle
+    for _ in range(rounds):
+        order = list(cursors)
+        shuffle(order)
+        medians: dict[str, tuple[float, float]] = {}
+        for label in order:
+            walls: list[int] = []
+            cpus: list[int] = []
+            execute(cursors[label], calls, walls, cpus)
+            found[label][0].extend(walls)
+            found[label][1].extend(cpus)
+            medians[label] = (statistics.median(walls) / 1e3, statistics.median(cpus) / 1e3)
+        for label in cursors:
+            paired[label][0].append(medians[label][0] - medians["plain"][0])
+            paired[label][1].append(medians[label][1] - medians["plain"][1])
+    return paired, found
 
 
 def run(rounds: int, calls: int) -> None:
@@ -116,13 +154,10 @@ def run(rounds: int, calls: int) -> None:
             for driver, variants in found.items():
                 cursors = {label: conn.cursor() for label, conn in variants.items()}
                 for cursor in cursors.values():  # warm-up
-                    execute(cursor, 200)
-                walls: dict[str, list[int]] = {label: [] for label in cursors}
-                for _ in range(rounds):
-                    for label, cursor in cursors.items():
-                        walls[label].extend(execute(cursor, calls))
+                    execute(cursor, 200, [], [])
+                paired, times = measure(cursors, rounds, calls)
                 table(f"{driver} cursor.execute + fetchone, loopback PostgreSQL: "
-                      f"{rounds} rounds x {calls} calls", walls)
+                      f"{rounds} paired batches x {calls} calls", paired, times)
                 for conn in variants.values():
                     conn.close()
             rt.reset()
@@ -133,8 +168,8 @@ def run(rounds: int, calls: int) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--rounds", type=int, default=9)
-    parser.add_argument("--calls", type=int, default=2000, help="statements per variant per round")
+    parser.add_argument("--rounds", type=int, default=150, help="paired batches")
+    parser.add_argument("--calls", type=int, default=200, help="statements per variant per batch")
     parser.add_argument("--processor", choices=("batch", "simple"), default="batch")
     options = parser.parse_args(argv)
     runtime_construction.PROCESSOR = options.processor

@@ -131,4 +131,21 @@ PROJECTS: dict[str, dict] = {
         # all (collecting it too would run every test twice), hence the pattern
         "pytest_args": ["walrus/tests", "-o", "python_files=[a-z]*.py"],
     },
+    "aiohttp-retry": {
+        # aiohttp, client and server: aiohttp_retry's RetryClient builds its own
+        # `ClientSession()` unless one is handed in, and its tests serve the project's
+        # `web.Application()` (tests/app.py) on a real loopback server through pytest-aiohttp's
+        # `aiohttp_client` fixture (a TestClient, whose session aiohttp's test_utils builds).
+        # The sdist lacks tests/app.py and tests/__init__.py: added from the tag v2.9.1
+        # (overlays/aiohttp_retry-2.9.1).
+        "dist": "aiohttp-retry==2.9.1",
+        "libraries": ["aiohttp_client", "aiohttp_server"],
+        # the aiohttp instrumentations are added here, not to OTEL_PACKAGES, so that the other
+        # projects' venvs are not rebuilt for them (same 0.66b1 set)
+        "test_packages": ["pytest==8.4.2", "aiohttp==3.14.5", "pytest-aiohttp==1.1.1",
+                          "opentelemetry-instrumentation-aiohttp-client==0.66b1",
+                          "opentelemetry-instrumentation-aiohttp-server==0.66b1"],
+        "pythonpath": ".",
+        "pytest_args": ["tests"],
+    },
 }

@@ -42,7 +42,7 @@ following the stable database conventions for PostgreSQL. Why each choice:
 from __future__ import annotations
 
 from ._dbapi import _batch_size, _record_failure, _status_code
-from ._sql import analyse, dialect_for
+from ._sql import MAX_ANALYSED, analyse, dialect_for
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -95,8 +95,62 @@ def describe_connection(attributes: dict[str, Any], connection: object) -> None:
         attributes["server.address"] = address
 
 
+MAX_DESCRIBED = 512
+"""Statements (text and connection address) whose description is kept (:func:`describe`)."""
+
+_described: dict[tuple[str, object, object], tuple[str, dict[str, Any]]] = {}
+
+
 def describe(span: Span, connection: object, statement: Statement) -> None:
-    """Name and describe the span of ``statement`` run on ``connection``."""
+    """Name and describe the span of ``statement`` run on ``connection``.
+
+    A plain statement (no batch, ``PREPARE`` or ``COPY``) is described once per text and
+    connection address, and its span given a copy: an application runs a small set of texts
+    again and again, on few servers, and copying a finished dict costs a fraction of building
+    it. At most :data:`MAX_DESCRIBED` of them, of at most ``_sql.MAX_ANALYSED`` characters each;
+    when full, the set starts again.
+    """
+    sql = statement.sql
+    if (
+        sql is None
+        or len(sql) > MAX_ANALYSED  # a longer text is not kept (see _sql)
+        or statement.batch
+        or statement.prefix
+        or statement.table is not None
+    ):
+        _describe(span, connection, statement)
+        return
+    database = getattr(getattr(connection, "_params", None), "database", None)
+    key = (sql, database, getattr(connection, "_addr", None))
+    try:
+        found = _described.get(key)
+    except TypeError:  # an address of another type (another asyncpg): described each time
+        _describe(span, connection, statement)
+        return
+    if found is None:
+        probe = _Probe(SYSTEM)  # not the span: what processors' on_start wrote is not kept
+        _describe(probe, connection, statement)
+        if len(_described) >= MAX_DESCRIBED:
+            _described.clear()
+        found = _described[key] = (probe.name, probe.attributes)
+    span.name = found[0]
+    span.attributes.update(found[1])
+
+
+class _Probe:
+    """What :func:`_describe` writes to, standing in for a span: a name and attributes."""
+
+    __slots__ = ("attributes", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.attributes: dict[str, Any] = {}
+
+    def update_name(self, name: str) -> None:
+        self.name = name
+
+
+def _describe(span: Span | _Probe, connection: object, statement: Statement) -> None:
     attributes = span.attributes
     attributes["db.system.name"] = SYSTEM
     describe_connection(attributes, connection)

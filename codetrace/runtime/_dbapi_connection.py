@@ -22,6 +22,9 @@ guarded by the driver's transaction status) are built here (:func:`statement_met
   ``as_string(cursor)``, as OpenTelemetry's psycopg instrumentations do, for the text only; the
   driver still gets the object. Its text is then sanitised and summarised as ``_dbapi`` does
   (literals replaced, ``db.query.summary`` as the span name, ``BATCH`` for ``executemany``).
+  The common call, ``cursor.execute("...", ...)``, is described once per text and its span
+  given a copy (at most :data:`MAX_DESCRIBED` texts a driver): it is most of the adapter's own
+  cost otherwise (benchmarks/runtime_postgres.py).
 * Transactions: ``COMMIT``/``ROLLBACK`` spans (``db.operation.name``), made only when the
   driver says a transaction is open: a commit with nothing to commit sends nothing (both
   psycopg drivers skip the round trip), so it gets no span, as an empty redis pipeline.
@@ -44,12 +47,13 @@ guarded by the driver's transaction status) are built here (:func:`statement_met
 from __future__ import annotations
 
 from contextlib import suppress
+from types import BuiltinMethodType, MethodType
 from weakref import WeakKeyDictionary
 
 from ._dbapi import _query_describer, _query_of, _record_failure, _status_code
 from ._log import warn_once
 from ._span import current
-from ._sql import MAX_SUMMARY, dialect_for
+from ._sql import MAX_ANALYSED, MAX_SUMMARY, dialect_for
 from ._statement_cursor import covered
 from ._tracer import span as start_span
 from ._values import SpanKind
@@ -116,6 +120,27 @@ def _describe_procedure(span: Span, args: Args, kwargs: Kwargs) -> None:
     span.update_name(f"CALL {name}")
 
 
+MAX_DESCRIBED = 512
+"""Statement texts whose description a driver keeps (:meth:`ConnectionSpans._described_execute`)."""
+
+_BOUND = (MethodType, BuiltinMethodType)
+"""Bound methods: a callee whose SQL is its first argument (an unbound ``Cursor.execute`` takes
+the cursor first, and goes the general way)."""
+
+
+class _Probe:
+    """What a describer writes to, standing in for a span: a name and attributes."""
+
+    __slots__ = ("attributes", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.attributes: dict[str, str | int] = {}
+
+    def update_name(self, name: str) -> None:
+        self.name = name
+
+
 class ConnectionSpans:
     """The spans of one driver's traced connections and cursors (``system``: ``db.system.name``).
 
@@ -124,7 +149,7 @@ class ConnectionSpans:
     ``connection`` attribute by default; a connection is its own).
     """
 
-    __slots__ = ("_attributes", "_describe", "_info", "dialect", "system")
+    __slots__ = ("_attributes", "_describe", "_described", "_info", "dialect", "system")
 
     def __init__(self, system: str, info: Info) -> None:
         self.system = system
@@ -132,6 +157,7 @@ class ConnectionSpans:
         self._info = info
         self._describe = _query_describer(self.dialect)
         self._attributes: WeakKeyDictionary[Any, dict[str, str | int]] = WeakKeyDictionary()
+        self._described: dict[str, tuple[str, dict[str, str | int]]] = {}
 
     # -- attributes --------------------------------------------------------------------------
 
@@ -196,8 +222,21 @@ class ConnectionSpans:
                       self.system, exc=exc)
             return None
         statement: Statement | None = None
-        if span.is_recording():
+        if span._recording:
             try:
+                sql = args[0] if args and text is None else None
+                if (
+                    type(sql) is str
+                    and len(sql) <= MAX_ANALYSED  # a longer text is not kept (see _sql)
+                    and type(callee) in _BOUND
+                    and getattr(callee, "__name__", None) == "execute"
+                ):
+                    # the common call, cursor.execute("...", ...): described once per text
+                    name, attributes = self._described_execute(sql)
+                    span.name = name
+                    span.attributes.update(attributes)
+                    span.attributes.update(self.attributes(connection))
+                    return span, (callee, args, kwargs)
                 span.attributes["db.system.name"] = self.system
                 if getattr(callee, "__name__", None) == "callproc":
                     statement = (callee, args, kwargs)  # its parameter values, if it fails
@@ -215,6 +254,24 @@ class ConnectionSpans:
                 warn_once(f"dbapi-describe:{self.system}", "codetrace: odd %s statement",
                           self.system, exc=exc)
         return span, statement
+
+    def _described_execute(self, sql: str) -> tuple[str, dict[str, str | int]]:
+        """``(span name, attributes)`` of ``execute(sql, ...)`` as :meth:`start_statement`
+        describes any call, kept per text: an application runs a small set of texts again and
+        again, and copying a finished dict costs a fraction of building it. At most
+        :data:`MAX_DESCRIBED` texts a driver, of at most ``_sql.MAX_ANALYSED`` characters each;
+        when full, the set starts again."""
+        described = self._described
+        found = described.get(sql)
+        if found is not None:
+            return found
+        probe = _Probe(self.system)
+        probe.attributes["db.system.name"] = self.system
+        self._describe(probe, None, (sql,), {})  # type: ignore[arg-type]
+        if len(described) >= MAX_DESCRIBED:
+            described.clear()
+        found = described[sql] = (probe.name, probe.attributes)
+        return found
 
     def start_operation(self, connection: object, operation: str) -> Span | None:
         """The active span for ``operation`` (``COMMIT``, ``ROLLBACK``) on ``connection``."""

@@ -2,28 +2,45 @@
 
 ``_codetrace.traced(create_engine, "sqlalchemy.engine")(url)`` (or ``engine_from_config``,
 ``create_async_engine``, ``async_engine_from_config``) calls the factory and registers three
-listeners on the engine it returns (an ``AsyncEngine``: on its ``sync_engine``, which runs the
-statements) through SQLAlchemy's public event API: ``before_cursor_execute``,
-``after_cursor_execute`` and ``handle_error``, with ``retval=False`` (statement and parameters are
-never touched). Every statement the engine runs then makes one CLIENT span, wherever the
-session or connection that runs it was made: ORM ``Session``, Core ``Connection.execute``,
-``text()``, ``exec_driver_sql``, Flask-SQLAlchemy's ``db.session`` (``_flask_sqlalchemy``).
+listeners on the dialect of the engine it returns (an ``AsyncEngine``: of its ``sync_engine``,
+which runs the statements) through SQLAlchemy's public event API: ``do_execute``,
+``do_executemany`` and ``do_execute_no_params``, the events SQLAlchemy offers for running the
+statement on the DB-API cursor itself. Every statement the engine runs then makes one CLIENT
+span, wherever the session or connection that runs it was made: ORM ``Session``, Core
+``Connection.execute``, ``text()``, ``exec_driver_sql``, Flask-SQLAlchemy's ``db.session``
+(``_flask_sqlalchemy``).
 
-* Once per engine: an engine that already has the listeners (wrapped twice, or reached by two
-  construction sites) gets no second set; and since an engine made by ``execution_options()``
-  hears its parent's events as well as its own, a second listener set for the same statement
-  finds the first one's span on the execution context and adds nothing.
-* The span starts in ``before_cursor_execute`` and ends in ``after_cursor_execute`` or
-  ``handle_error``; its state lives on SQLAlchemy's execution context for that statement (no
-  global), so concurrent statements on other threads and tasks never mix; what the engine's URL
-  says is read on its first statement and kept on its dialect object. The span is not made
-  current: as with OpenTelemetry's instrumentation, nothing the driver does while the
-  statement runs becomes its child, and a statement whose end event never comes (SQLAlchemy
-  skips ``handle_error`` in a few internal cases) cannot leave a span current behind it.
+Why those events and not ``before_cursor_execute``/``after_cursor_execute``/``handle_error``
+(OpenTelemetry's choice, and this adapter's until 2026-12-02): a listener on any connection
+event makes SQLAlchemy run its whole connection-event machinery on every statement (the
+``before_execute``/``after_execute`` dispatch and their parameter shaping) - +5 to +6 µs a
+statement with listeners that do nothing, more than codetrace's own work on it; a dialect
+listener costs SQLAlchemy one call (+0.6 to +1 µs, benchmarks/runtime_sqlalchemy.py). One
+listener runs the statement, so the span is one Python frame around the driver call: no state
+kept between two events, no end event that might not come.
+
+* The listener runs the statement as SQLAlchemy would have: it is registered first
+  (``insert=True``), and calls the listeners registered after it for the same event, in
+  SQLAlchemy's order, inside the span, then, unless one of them ran the statement (returned
+  True), the dialect's own ``do_execute``/``do_executemany``/``do_execute_no_params``; it
+  returns True, so SQLAlchemy does not run it again. A driver error leaves the listener
+  unchanged, SQLAlchemy wraps it as always. Listeners on the ``Dialect`` class run before it
+  (SQLAlchemy calls them first); one of those that runs the statement leaves it untraced.
+* Once per engine: a dialect that already has the listener (an engine wrapped twice, reached by
+  two construction sites, or made by ``execution_options()``, which shares its parent's
+  dialect) gets no second one.
+* Statements of SQLAlchemy's first-connect checks (a ``Connection`` it builds with its events
+  off, e.g. ``SELECT pg_catalog.version()``) get no span, as with connection events: the
+  listener leaves them to SQLAlchemy. What the engine's URL says is read on its first
+  statement and kept on its dialect object, with each statement text's name and attributes
+  (at most :data:`MAX_DESCRIBED` texts an engine).
+* The span is not made current: as with OpenTelemetry's instrumentation, nothing the driver
+  does while the statement runs becomes its child.
 * One span per statement: while it runs, the driver adapters make no span for calls on the
   cursor it runs on (``_statement_cursor``), so a traced ``sqlite3`` connection under the engine
   (``creator=``) adds nothing; its connect and commit spans stay (they are not statements).
-* Listeners never raise into SQLAlchemy (an exception in a listener would be the application's).
+* The listener never raises into SQLAlchemy anything but the statement's own exception: a
+  failure of codetrace's leaves the statement to SQLAlchemy, untraced.
 
 Stable database semantic conventions, as ``_dbapi`` records them for a driver call:
 
@@ -64,7 +81,7 @@ from contextlib import suppress
 
 from ._dbapi import _record_failure, _status_code
 from ._log import warn_once
-from ._sql import analyse, dialect_for
+from ._sql import MAX_ANALYSED, analyse, dialect_for
 from ._statement_cursor import statement_cursor
 from ._tracer import span as start_span
 from ._values import SpanKind
@@ -72,20 +89,19 @@ from ._values import SpanKind
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from contextvars import Token
     from typing import Any
 
     from ._span import Span
 
-    State = tuple[Span, Token[object | None], object, object, object, bool]
-
-STATE = "_codetrace_statement"
-"""The execution context's attribute that holds a running statement's state: its span, the
-``statement_cursor`` token, the cursor, the statement and parameters (read only if it fails:
-the driver may quote them back) and whether it is a batch."""
+    Attributes = dict[str, str | int]
+    Database = tuple[Any, str | None, Attributes, dict[str, tuple[str, str | None, Attributes]]]
+    """An engine's URL, ``db.system.name``, URL attributes, described statements."""
 
 DATABASE = "_codetrace_database"
 """A dialect's attribute that keeps what its engine's URL says (:func:`_database`)."""
+
+MAX_DESCRIBED = 256
+"""Statement texts whose description an engine keeps (:func:`_described`)."""
 
 _SYSTEMS = {
     "mssql": "microsoft.sql_server",
@@ -104,7 +120,7 @@ def adapter(callee: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
 
 
 def instrument(engine: object) -> None:
-    """Register the statement listeners on ``engine`` (an Engine or AsyncEngine), once.
+    """Register the statement listeners on ``engine``'s dialect (an Engine or AsyncEngine), once.
 
     Anything that is not a real SQLAlchemy engine (a mock, a factory's other result) is left
     alone: only ``type()`` of it is read. Never raises.
@@ -115,11 +131,13 @@ def instrument(engine: object) -> None:
             return
         from sqlalchemy import event
 
-        if event.contains(target, "before_cursor_execute", _before):
+        # the dialect's listeners, not event.contains(): an engine made by execution_options()
+        # shares its parent's dialect, and event.contains() answers for the engine given only
+        if any(listener is _execute for listener in target.dialect.dispatch.do_execute):  # type: ignore[attr-defined]
             return
-        event.listen(target, "before_cursor_execute", _before)
-        event.listen(target, "after_cursor_execute", _after)
-        event.listen(target, "handle_error", _error)
+        # first in line: the listeners registered after ours run inside the span (_run_others)
+        for name, listener in _LISTENERS:
+            event.listen(target, name, listener, insert=True)
     except Exception as exc:
         warn_once("sqlalchemy-engine", "codetrace: SQLAlchemy engine left untraced", exc=exc)
 
@@ -144,71 +162,123 @@ def _sync_engine(engine: object) -> object | None:
 # -- the listeners ---------------------------------------------------------------------------------
 
 
-def _before(
-    conn: Any, cursor: Any, statement: Any, parameters: Any, context: Any, executemany: bool
-) -> None:
+def _execute(cursor: Any, statement: Any, parameters: Any, context: Any) -> bool:
+    return _statement(cursor, statement, parameters, context, _DO_EXECUTE)
+
+
+def _executemany(cursor: Any, statement: Any, parameters: Any, context: Any) -> bool:
+    return _statement(cursor, statement, parameters, context, _DO_EXECUTEMANY)
+
+
+def _execute_no_params(cursor: Any, statement: Any, context: Any) -> bool:
+    return _statement(cursor, statement, _NO_PARAMETERS, context, _DO_EXECUTE_NO_PARAMS)
+
+
+_DO_EXECUTE = 0
+_DO_EXECUTEMANY = 1
+_DO_EXECUTE_NO_PARAMS = 2
+_LISTENERS: tuple[tuple[str, Callable[..., bool]], ...] = (
+    ("do_execute", _execute),
+    ("do_executemany", _executemany),
+    ("do_execute_no_params", _execute_no_params),
+)
+_NO_PARAMETERS: Any = ()
+"""What ``do_execute_no_params`` runs with: no parameters (``()`` as ``_dbapi`` reads them)."""
+
+
+def _statement(cursor: Any, statement: Any, parameters: Any, context: Any, which: int) -> bool:
+    """Run the statement in a span, as SQLAlchemy would have: the listeners after ours, then the
+    dialect's own method; True (handled). False, untraced, where SQLAlchemy must run it itself."""
     if context is None:
-        return  # SQLAlchemy always passes one; without it there is nowhere to keep the span
+        return False  # SQLAlchemy always passes one; without it there is no engine to read
     try:
-        state = getattr(context, STATE, None)
-        if state is not None and state[2] is cursor:
-            return  # a second listener set (an execution_options() engine): already traced
-        dialect = conn.dialect
-        _url, system, attributes = _database(dialect, conn.engine.url)
+        connection = context.root_connection
+        if connection.__dict__.get("_has_events") is False:
+            return False  # a Connection built with its events off (first-connect checks)
+        dialect = context.dialect
+        info = getattr(dialect, DATABASE, None)
+        url = connection.engine.url
+        if type(info) is not tuple or info[0] is not url:
+            info = _database(dialect, url)
+        system = info[1]
         if system is None:
             system = _system(dialect)
-        batch = False
-        if executemany:
-            # "insertmanyvalues" (2.0+): one multi-row INSERT per call, flagged executemany
-            style = getattr(getattr(context, "execute_style", None), "name", None)
-            batch = style != "INSERTMANYVALUES"
+        listeners = getattr(dialect.dispatch, _EVENTS[which])
+        others = len(listeners) > 1
         span = start_span(system, kind=SpanKind.CLIENT)
-        if span.is_recording():
+        if span._recording:
             try:
-                _describe(span, system, attributes, statement, parameters, batch)
+                if which == _DO_EXECUTE and type(statement) is str and (
+                    len(statement) <= MAX_ANALYSED  # a longer text is not kept (see _sql)
+                ):
+                    _described(span, info, system, statement)
+                else:
+                    batch = which == _DO_EXECUTEMANY
+                    _describe(span, system, info[2], statement, parameters, batch)
             except Exception as exc:
                 warn_once("sqlalchemy-describe", "codetrace: odd SQLAlchemy statement", exc=exc)
-        token = statement_cursor.set(cursor)
-        setattr(context, STATE, (span, token, cursor, statement, parameters, batch))
     except Exception as exc:
         warn_once("sqlalchemy-before", "codetrace: SQLAlchemy statement untraced", exc=exc)
+        return False
+    token = statement_cursor.set(cursor)
+    try:
+        if not (others and _run_others(listeners, which, cursor, statement, parameters, context)):
+            if which == _DO_EXECUTE:
+                dialect.do_execute(cursor, statement, parameters, context)
+            elif which == _DO_EXECUTEMANY:
+                dialect.do_executemany(cursor, statement, parameters, context)
+            else:
+                dialect.do_execute_no_params(cursor, statement, context)
+    except BaseException as exception:
+        _failed(span, exception, system, statement, parameters, which)
+        raise
+    finally:
+        # not contextlib.suppress: its object and two calls cost more than the reset itself
+        try:  # noqa: SIM105
+            statement_cursor.reset(token)
+        except (ValueError, RuntimeError):  # another context's token: leave its value
+            pass
+        span.end()
+    return True
 
 
-def _after(
-    conn: Any, cursor: Any, statement: Any, parameters: Any, context: Any, executemany: bool
+_EVENTS = ("do_execute", "do_executemany", "do_execute_no_params")
+
+
+def _run_others(
+    listeners: Any, which: int, cursor: Any, statement: Any, parameters: Any, context: Any
+) -> bool:
+    """The listeners SQLAlchemy would have called after ours, in its order; True if one of
+    them ran the statement (SQLAlchemy then does not: neither do we)."""
+    ours = _LISTENERS[which][1]
+    after = False
+    for listener in listeners:
+        if listener is ours:  # ours again (listened on the class too) is not run twice
+            after = True
+        elif after:
+            handled = (
+                listener(cursor, statement, context)
+                if which == _DO_EXECUTE_NO_PARAMS
+                else listener(cursor, statement, parameters, context)
+            )
+            if handled:
+                return True
+    return False
+
+
+def _failed(
+    span: Span, exception: BaseException, system: str, statement: Any, parameters: Any, which: int
 ) -> None:
-    try:
-        _finish(context, None)
-    except Exception as exc:
-        warn_once("sqlalchemy-after", "codetrace: SQLAlchemy statement span lost", exc=exc)
-
-
-def _error(exception_context: Any) -> None:
-    try:
-        context = getattr(exception_context, "execution_context", None)
-        _finish(context, exception_context.original_exception)
-    except Exception as exc:
-        warn_once("sqlalchemy-error", "codetrace: SQLAlchemy error not recorded", exc=exc)
-
-
-def _finish(context: Any, exception: BaseException | None) -> None:
-    state: State | None = getattr(context, STATE, None) if context is not None else None
-    if state is None:
+    """Record the driver's exception (the application sees SQLAlchemy's wrapper of it)."""
+    if not span._recording:
         return
-    setattr(context, STATE, None)
-    span, token, _cursor, statement, parameters, batch = state
-    with suppress(ValueError, RuntimeError):  # another context's token: leave this one's value
-        statement_cursor.reset(token)
-    if exception is not None and span.is_recording():
-        try:
-            span.set_attribute("db.response.status_code", _status_code(exception))
-            if isinstance(statement, str):
-                method = "executemany" if batch else "execute"
-                dialect = dialect_for(str(span.attributes.get("db.system.name")))
-                _record_failure(span, exception, dialect, (statement, parameters, method))
-        except Exception as exc:
-            warn_once("sqlalchemy-fail", "codetrace: SQLAlchemy error not recorded", exc=exc)
-    span.end()
+    try:
+        span.set_attribute("db.response.status_code", _status_code(exception))
+        if isinstance(statement, str):
+            method = "executemany" if which == _DO_EXECUTEMANY else "execute"
+            _record_failure(span, exception, dialect_for(system), (statement, parameters, method))
+    except Exception as exc:
+        warn_once("sqlalchemy-fail", "codetrace: SQLAlchemy error not recorded", exc=exc)
 
 
 # -- attributes ------------------------------------------------------------------------------------
@@ -222,19 +292,22 @@ def _system(dialect: Any) -> str:
     return _SYSTEMS.get(name, name) if type(name) is str and name else "other_sql"
 
 
-def _database(dialect: Any, url: Any) -> tuple[Any, str | None, dict[str, str | int]]:
-    """``(url, db.system.name, the URL's attributes)`` of an engine, kept on its dialect.
+def _database(dialect: Any, url: Any) -> Database:
+    """``(url, db.system.name, the URL's attributes, described statements)`` of an engine, kept
+    on its dialect.
 
     Every engine has its own dialect object (engines made by ``execution_options()`` share their
     parent's, and its URL), so the URL is read once per engine, not per statement, without a
     cache of our own to bound. ``db.system.name`` is ``None`` for a ``mysql`` dialect: it learns
-    that the server is MariaDB on its first connection, which runs statements too.
+    that the server is MariaDB on its first connection, which runs statements too. The last
+    item is :func:`_described`'s.
     """
     info = getattr(dialect, DATABASE, None)
     if type(info) is tuple and info[0] is url:
         return info
     system = _system(dialect)
-    info = (url, None if dialect.name == "mysql" else system, connection_attributes(system, url))
+    database = connection_attributes(system, url)
+    info = (url, None if dialect.name == "mysql" else system, database, {})
     with suppress(Exception):  # a dialect that takes no attribute: read the URL each time
         setattr(dialect, DATABASE, info)
     return info
@@ -258,6 +331,24 @@ def connection_attributes(system: str, url: Any) -> dict[str, str | int]:
     return attributes
 
 
+def _described(span: Span, info: Database, system: str, statement: str) -> None:
+    """Name and attributes of a single statement, as :func:`_describe` gives them, built once
+    per engine and statement text: an application runs a small set of texts again and again,
+    and copying a finished dict costs a fraction of building it. At most
+    :data:`MAX_DESCRIBED` texts an engine, of at most ``_sql.MAX_ANALYSED`` characters each;
+    when full, the set starts again."""
+    described = info[3]
+    entry = described.get(statement)
+    if entry is None or entry[0] != system:
+        name, attributes = _attributes(system, info[2], statement, None, False)
+        if len(described) >= MAX_DESCRIBED:
+            described.clear()
+        entry = described[statement] = (system, name, attributes)
+    span.attributes.update(entry[2])
+    if entry[1] is not None:
+        span.name = entry[1]
+
+
 def _describe(
     span: Span,
     system: str,
@@ -266,8 +357,21 @@ def _describe(
     parameters: Any,
     batch: bool,
 ) -> None:
-    attributes = span.attributes
-    attributes["db.system.name"] = system
+    name, attributes = _attributes(system, database, statement, parameters, batch)
+    span.attributes.update(attributes)
+    if name is not None:
+        span.update_name(name)
+
+
+def _attributes(
+    system: str,
+    database: dict[str, str | int],
+    statement: Any,
+    parameters: Any,
+    batch: bool,
+) -> tuple[str | None, dict[str, str | int]]:
+    """``(span name or None to keep it, attributes)`` of one statement."""
+    attributes: dict[str, str | int] = {"db.system.name": system}
     attributes.update(database)
     summary = ""
     if isinstance(statement, str):
@@ -281,6 +385,7 @@ def _describe(
                     attributes["db.operation.batch.size"] = size
     if summary:
         attributes["db.query.summary"] = summary
-        span.update_name(summary)
-    elif "db.namespace" in attributes:
-        span.update_name(str(attributes["db.namespace"]))
+        return summary, attributes
+    if "db.namespace" in attributes:
+        return str(attributes["db.namespace"]), attributes
+    return None, attributes

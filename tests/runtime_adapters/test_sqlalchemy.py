@@ -243,6 +243,72 @@ def test_an_engine_traced_twice_makes_one_span_per_statement(
     assert len(spans[2].events) == 1
 
 
+def test_the_applications_own_statement_listeners_still_run(
+    database: str, exporter: rt.InMemorySpanExporter
+) -> None:
+    # codetrace runs each statement from a dialect listener placed first; listeners the
+    # application adds must still run, in SQLAlchemy's order, and one that runs the statement
+    # itself (returns True) must be the only one to run it
+    engine = _engine(f"sqlite:///{database}")
+    seen: list[str] = []
+
+    def runs_it_itself(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+        seen.append(f"ran {statement}")
+        cursor.execute(statement, parameters)
+        return True
+
+    def only_looks(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+        seen.append(f"looked {statement}")
+        return False
+
+    def no_params(cursor: Any, statement: str, context: Any) -> bool:
+        seen.append(f"no parameters {statement}")
+        return False
+
+    sa.event.listen(engine, "do_execute", only_looks)
+    sa.event.listen(engine, "do_execute", runs_it_itself)
+    sa.event.listen(engine, "do_execute_no_params", no_params)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE t (x INTEGER)"))
+        connection.execute(text("INSERT INTO t VALUES (:x)"), {"x": 1})
+        bare = connection.execution_options(no_parameters=True)
+        assert bare.exec_driver_sql("SELECT count(*) FROM t").scalar() == 1
+    assert seen == [
+        "looked CREATE TABLE t (x INTEGER)", "ran CREATE TABLE t (x INTEGER)",
+        "looked INSERT INTO t VALUES (?)", "ran INSERT INTO t VALUES (?)",
+        "no parameters SELECT count(*) FROM t",
+    ]
+    spans = exporter.get_finished_spans()
+    assert [s.name for s in spans] == ["CREATE TABLE t", "INSERT t", "SELECT t"]
+    assert spans[2].attributes["db.query.text"] == "SELECT count(*) FROM t"
+
+
+def test_descriptions_kept_per_engine_are_bounded(
+    database: str, exporter: rt.InMemorySpanExporter
+) -> None:
+    # a statement's name and attributes are kept per engine and text; an application that
+    # builds its texts (literals in them) must not grow that without bound
+    engine = _engine(f"sqlite:///{database}")
+    count = _sqlalchemy.MAX_DESCRIBED + 40
+    with engine.connect() as connection:
+        for n in range(count):
+            connection.execute(text(f"SELECT {n} AS v{n}"))
+        connection.execute(text("SELECT 1 AS v1"))  # kept or not, described the same way
+    spans = exporter.get_finished_spans()
+    assert len(spans) == count + 1
+    assert {s.attributes["db.query.text"] for s in spans[-2:]} == {f"SELECT ? AS v{count - 1}",
+                                                                  "SELECT ? AS v1"}
+    assert spans[-1].attributes == spans[1].attributes
+    described = getattr(engine.dialect, _sqlalchemy.DATABASE)[3]
+    assert 0 < len(described) <= _sqlalchemy.MAX_DESCRIBED
+    described.clear()
+    huge = "SELECT 1 WHERE 1 IN (" + "1, " * 5000 + "1)"  # longer than _sql analyses
+    with engine.connect() as connection:
+        connection.exec_driver_sql(huge)
+    assert not described
+    assert exporter.get_finished_spans()[-1].name == "SELECT"
+
+
 def test_only_real_engines_are_instrumented() -> None:
     rt.configure(exporter=rt.InMemorySpanExporter())
     with mock.patch("sqlalchemy.create_engine") as patched:
