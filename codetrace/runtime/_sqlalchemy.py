@@ -193,8 +193,12 @@ def _statement(cursor: Any, statement: Any, parameters: Any, context: Any, which
         return False  # SQLAlchemy always passes one; without it there is no engine to read
     try:
         connection = context.root_connection
-        if connection.__dict__.get("_has_events") is False:
-            return False  # a Connection built with its events off (first-connect checks)
+        # the Connection of the first-connect checks: the only one SQLAlchemy (2.0 and 2.1)
+        # builds with ``_allow_autobegin=False``. Not ``_has_events``: 2.0 sets it False on
+        # every Connection of an engine without connection events (most engines, now that
+        # codetrace listens on the dialect), 2.1 leaves it unset
+        if connection.__dict__.get("_allow_autobegin") is False:
+            return False
         dialect = context.dialect
         info = getattr(dialect, DATABASE, None)
         url = connection.engine.url
