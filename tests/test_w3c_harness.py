@@ -1,13 +1,18 @@
-"""The W3C trace-context test harness, against a Flask service instrumented by ``codetrace apply``.
+"""The W3C trace-context test harness, against one service per server framework codetrace hooks.
 
 The harness (``tests/w3c_harness``, vendored from w3c/trace-context at the commit named in its
 ``VENDORED.md``) is the specification's own conformance suite: it sends the service requests with
 valid and malformed ``traceparent``/``tracestate`` headers and checks what the service sends on
-to its callbacks. Everything here is real: ``codetrace apply --out`` instruments
-``tests/w3c_service/app.py`` as it would a user's project, werkzeug serves the copy in its own
-process on 127.0.0.1, and the harness runs in another, with its aiohttp server on 127.0.0.1 at a
-free port. At ``STRICT_LEVEL=2`` (tracestate limits included) and ``SPEC_LEVEL=2`` (Level 2's
-random flag) all 41 tests must pass.
+to its callbacks. Everything here is real: ``codetrace apply --out`` instruments a service folder
+as it would a user's project (the services hold no tracing code), the framework's own server
+serves the copy in its own process on 127.0.0.1, and the harness runs in another, with its
+aiohttp server on 127.0.0.1 at a free port. At ``STRICT_LEVEL=2`` (tracestate limits included)
+and ``SPEC_LEVEL=2`` (Level 2's random flag) all 41 tests must pass, for every framework.
+
+One runner serves every framework; a framework is a row of ``SERVICES``: its folder, the script
+that serves it, and the lines ``apply`` must have written (so a run that passes because nothing
+was instrumented cannot happen: the harness would fail then anyway, but this says why). Every
+service prints its port on its first stdout line. gRPC is not HTTP: the harness cannot drive it.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -29,18 +35,52 @@ from typer.testing import CliRunner
 
 from codetrace.cli import app
 
-HARNESS = Path(__file__).parent / "w3c_harness"
-SERVICE = Path(__file__).parent / "w3c_service"
+TESTS = Path(__file__).parent
+HARNESS = TESTS / "w3c_harness"
 HARNESS_TESTS = 41  # TraceContextTest 37, AdvancedTest 3, TraceContext2Test 1
 
 pytestmark = pytest.mark.slow
 
 
+@dataclass(frozen=True)
+class Service:
+    """One framework's service: where it is, how it is served, what ``apply`` must add."""
+
+    folder: str
+    """The service's folder under ``tests/``; ``apply --out`` copies it whole."""
+    script: str
+    """The file (in the instrumented copy) run to serve it; it prints its port first."""
+    instrumented: dict[str, tuple[str, ...]]
+    """Per file of the copy, text ``apply`` must have written there: the server hook and the
+    client adapter, the two halves of propagation the harness checks."""
+
+
+SERVICES = [
+    pytest.param(Service("w3c_service", "app.py", {"app.py": (
+        "_codetrace.hooks.flask(app)", "_codetrace.traced(requests.post,",
+    )}), id="flask"),
+    pytest.param(Service("w3c_service_aiohttp", "app.py", {"app.py": (
+        "_codetrace.hooks.aiohttp_app(app)", '_codetrace.traced(ClientSession, "aiohttp.client")',
+    )}), id="aiohttp"),
+    pytest.param(Service("w3c_service_fastapi", "app.py", {"app.py": (
+        "_codetrace.hooks.starlette(app)", '_codetrace.traced(httpx.AsyncClient, "httpx.client")',
+    )}), id="fastapi"),
+    pytest.param(Service("w3c_service_django", "serve.py", {
+        "w3c_site/wsgi.py": ("_codetrace.hooks.django(application)",),
+        "w3c_site/views.py": ("_codetrace.traced(requests.post,",),
+    }), id="django"),
+    pytest.param(Service("w3c_service_falcon", "app.py", {"app.py": (
+        "_codetrace.hooks.wsgi(app)", '_codetrace.traced(urllib3.PoolManager, "urllib3.pool")',
+    )}), id="falcon"),
+]
+
+
 def _clean_env() -> dict[str, str]:
-    """The environment without the caller's tracing settings: the defaults are under test."""
+    """The environment without the caller's tracing settings (the defaults are under test) and
+    without a ``DJANGO_SETTINGS_MODULE``, which would win over the Django service's own."""
     return {
         key: value for key, value in os.environ.items()
-        if not key.startswith(("OTEL_", "CODETRACE_", "HARNESS_"))
+        if not key.startswith(("OTEL_", "CODETRACE_", "HARNESS_", "DJANGO_"))
     }
 
 
@@ -78,27 +118,31 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.stdout.close()
 
 
-@pytest.fixture
-def service(tmp_path: Path) -> Iterator[str]:
-    """The instrumented service's endpoint, served by werkzeug in its own process."""
+@pytest.fixture(params=SERVICES)
+def service(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The instrumented service's endpoint, served in its own process."""
+    spec: Service = request.param
     out = tmp_path / "service"
-    result = CliRunner().invoke(app, ["apply", "--out", str(out), "--no-cache", str(SERVICE)])
-    assert result.exit_code == 0, result.output
-    instrumented = (out / "app.py").read_text()
-    assert "_codetrace.hooks.flask(app)" in instrumented
-    assert "_codetrace.traced(requests.post," in instrumented
-    log = (tmp_path / "service.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, str(out / "app.py")], cwd=out, stdout=subprocess.PIPE, stderr=log,
-        env={**_clean_env(), "OTEL_TRACES_EXPORTER": "none", "PYTHONDONTWRITEBYTECODE": "1"},
+    result = CliRunner().invoke(
+        app, ["apply", "--out", str(out), "--no-cache", str(TESTS / spec.folder)]
     )
-    try:
-        port = _first_line(process, timeout=60).strip()
-        assert port.isdigit(), (tmp_path / "service.log").read_text(errors="replace")
-        yield f"http://127.0.0.1:{int(port)}/test"
-    finally:
-        _stop(process)
-        log.close()
+    assert result.exit_code == 0, result.output
+    for name, snippets in spec.instrumented.items():
+        instrumented = (out / name).read_text()
+        for snippet in snippets:
+            assert snippet in instrumented, f"{name} lacks {snippet!r}:\n{instrumented}"
+    log_path = tmp_path / "service.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, str(out / spec.script)], cwd=out, stdout=subprocess.PIPE, stderr=log,
+            env={**_clean_env(), "OTEL_TRACES_EXPORTER": "none", "PYTHONDONTWRITEBYTECODE": "1"},
+        )
+        try:
+            port = _first_line(process, timeout=60).strip()
+            assert port.isdigit(), log_path.read_text(errors="replace")
+            yield f"http://127.0.0.1:{int(port)}/test"
+        finally:
+            _stop(process)
 
 
 def run_harness(endpoint: str) -> tuple[int, str]:
