@@ -148,4 +148,84 @@ PROJECTS: dict[str, dict] = {
         "pythonpath": ".",
         "pytest_args": ["tests"],
     },
+    "pgcopy": {
+        # psycopg2 on a real PostgreSQL: pgcopy's CopyManager reads the table's columns with
+        # catalog queries and loads rows with `cursor.copy_expert(COPY ... FROM STDIN BINARY)`;
+        # its tests open `psycopg2.connect(connection_factory=LoggingConnection, ...)` to the
+        # server named by POSTGRES_HOST/PORT/USER/DB (creating the database when missing).
+        # The sdist lacks tests/conftest.py, tests/db.py and tests/__init__.py: added from the
+        # tag 1.6.2 (overlays/pgcopy-1.6.2). 1.6.2 is the newest release (2.0a1 is a pre-release).
+        "dist": "pgcopy==1.6.2",
+        "libraries": ["psycopg2"],
+        # psycopg2 is built from its sdist (Debian's libpq-dev and pg_config); the psycopg2
+        # instrumentation is added here, not to OTEL_PACKAGES (same 0.66b1 set)
+        "test_packages": ["pytest==8.4.2", "psycopg2==2.9.10", "pytz==2025.2",
+                          "opentelemetry-instrumentation-psycopg2==0.66b1"],
+        "pythonpath": ".",
+        "servers": ["postgres"],  # run.py starts a private cluster, databases dropped per run
+        "env": {"POSTGRES_HOST": "127.0.0.1", "POSTGRES_PORT": "{postgres_port}",
+                "POSTGRES_USER": "postgres", "POSTGRES_DB": "pgcopy_test"},
+        "pytest_args": ["tests"],
+    },
+    "edx-celeryutils": {
+        # Celery (eager) and Django's ORM: Open edX's task base classes (logged tasks, tasks
+        # that persist their failures as Django models) and the management commands that
+        # re-run them, tested with a project Celery app (`app = Celery('proj')` in
+        # test_utils/celery.py, CELERY_ALWAYS_EAGER) on Django + SQLite through pytest-django.
+        # The sdist lacks the settings, URLconf and test_utils: added from the repository
+        # (overlays/edx_celeryutils-2.0.0). Django 5.2 and Celery 5.7 (the versions codetrace's
+        # rules were tested with; the project's classifiers say Django 4.2, its constraints
+        # Celery < 6).
+        "dist": "edx-celeryutils==2.0.0",
+        "libraries": ["celery", "django_orm"],
+        "test_packages": ["pytest==8.4.2", "pytest-django==4.14.0", "Django==5.2.19",
+                          "celery==5.7.0", "django-model-utils==5.0.0", "jsonfield==3.2.0",
+                          "ddt==1.7.2", "freezegun==1.5.5", "mock==5.2.0",
+                          "opentelemetry-instrumentation-celery==0.66b1",
+                          "opentelemetry-instrumentation-django==0.66b1"],
+        "pythonpath": ".",
+        "env": {"DJANGO_SETTINGS_MODULE": "test_settings"},  # tox.ini's [pytest] setting
+        "pytest_args": ["tests", "celery_utils"],
+    },
+    "django-filter": {
+        # Django server requests and ORM SQL: django-filter's suite (models, filtersets,
+        # generic views, DRF integration) runs on SQLite in memory with Django's test Client /
+        # DRF's APIClient. Like most Django apps and their test suites it has no wsgi.py or
+        # asgi.py, where codetrace's django rules put the hook: that is measured, not worked
+        # around. Run through pytest-django (its own runner is Django's, `runtests.py`).
+        "dist": "django-filter==26.2",
+        "libraries": ["django", "django_orm"],
+        "test_packages": ["pytest==8.4.2", "pytest-django==4.14.0", "Django==5.2.19",
+                          "djangorestframework==3.16.1", "pytz==2025.2",
+                          "opentelemetry-instrumentation-django==0.66b1"],
+        "pythonpath": ".",
+        "env": {"DJANGO_SETTINGS_MODULE": "tests.settings"},  # as runtests.py sets it
+        "pytest_args": ["tests"],
+    },
+    "elastic-transport": {
+        # aiohttp's client from a real project, with requests, httpx and urllib3 beside it:
+        # Elastic's transport builds one HTTP node per client library (`aiohttp.ClientSession(`
+        # in _node/_http_aiohttp.py, `requests.Session()`, `httpx.AsyncClient(`, urllib3
+        # `HTTPConnectionPool`s) and its tests drive them against servers on 127.0.0.1:
+        # pytest-httpbin's httpbin (a Flask app in a thread) and pytest-httpserver's (werkzeug).
+        "dist": "elastic-transport==9.4.2",
+        "libraries": ["aiohttp_client", "requests", "httpx", "urllib3"],
+        # its `develop` extra, pinned (the sphinx ones left out)
+        "test_packages": ["pytest==8.4.2", "pytest-asyncio==1.2.0", "pytest-mock==3.15.1",
+                          "pytest-httpbin==2.1.0", "pytest-httpserver==1.2.1", "trustme==1.2.1",
+                          "requests==2.32.5", "aiohttp==3.14.5", "httpx==0.28.1",
+                          "respx==0.22.0", "orjson==3.13.0", "anyio==4.16.0", "trio==0.35.0",
+                          "urllib3==2.5.0",
+                          "opentelemetry-instrumentation-aiohttp-client==0.66b1",
+                          "opentelemetry-instrumentation-urllib3==0.66b1"],
+        # httpbin, the test server, is a Flask app in site-packages: OpenTelemetry's Flask
+        # instrumentation makes SERVER spans for it, which are not the project's
+        "ignore_libraries": ["flask"],
+        "pythonpath": ".",
+        # setup.cfg's addopts asks for pytest-cov. Left out, as they need the internet:
+        # test_tls_versions.py (badssl.com) and test_urllib3_chain_certs.py (www.elastic.co).
+        "pytest_args": ["tests", "-o", "addopts=",
+                        "--ignore=tests/node/test_tls_versions.py",
+                        "--ignore=tests/node/test_urllib3_chain_certs.py"],
+    },
 }

@@ -48,12 +48,28 @@ from projects import COMMON_TEST_PACKAGES, OTEL_PACKAGES, PROJECTS  # noqa: E402
 REPO = HERE.parent.parent
 HARNESS = HERE / "harness"
 MODES = ("plain", "otel", "codetrace", "truth")
-LIBRARIES = ("requests", "httpx", "sqlite3", "sqlalchemy", "redis", "flask")
+LIBRARIES = ("requests", "httpx", "sqlite3", "sqlalchemy", "redis", "flask", "aiohttp_client",
+             "aiohttp_server", "psycopg2", "celery", "django", "django_orm", "urllib3")
+# The operations a database row compares (the others, connect and commit/rollback, are in the
+# JSON): statements; for psycopg2 also its COPY methods, which codetrace traces and
+# OpenTelemetry's dbapi integration does not (counted apart in the JSON as well).
+STATEMENT_OPS = {"sqlite3": ("query",), "sqlalchemy": ("query",), "django_orm": ("query",),
+                 "psycopg2": ("query", "copy"), "celery": ("run",)}
+
+
+def is_statement(library: str, op: str) -> bool:
+    """Whether an event of ``library`` with ``op`` counts in the row (always, outside the
+    database rows)."""
+    return library not in STATEMENT_OPS or op in STATEMENT_OPS[library]
+# Rows that count requests a server handled: a request has no call site; the site that matters
+# is where the application is built (no missed-site table for them).
+SERVER_ROWS = ("flask", "aiohttp_server", "django")
 # SQL that SQLAlchemy issues reaches sqlite3 too: OpenTelemetry makes a sqlalchemy span and a
 # sqlite3 span for it, codetrace one sqlalchemy span (its engine events), the ground truth counts
 # one sqlite3 statement whose first caller outside sqlite3 is SQLAlchemy. Such statements are
 # counted in the sqlalchemy row only; the OpenTelemetry driver spans for them are set apart.
 VIA_SQLALCHEMY = ("sqlalchemy/", "flask_sqlalchemy/")
+VIA_DJANGO = ("django/",)
 OTEL_SCOPES = {
     "opentelemetry.instrumentation.requests": "requests",
     "opentelemetry.instrumentation.httpx": "httpx",
@@ -61,6 +77,12 @@ OTEL_SCOPES = {
     "opentelemetry.instrumentation.flask": "flask",
     "opentelemetry.instrumentation.sqlalchemy": "sqlalchemy",
     "opentelemetry.instrumentation.redis": "redis",
+    "opentelemetry.instrumentation.aiohttp_client": "aiohttp_client",
+    "opentelemetry.instrumentation.aiohttp_server": "aiohttp_server",
+    "opentelemetry.instrumentation.psycopg2": "psycopg2",
+    "opentelemetry.instrumentation.celery": "celery",
+    "opentelemetry.instrumentation.django": "django",
+    "opentelemetry.instrumentation.urllib3": "urllib3",
 }
 
 
@@ -75,6 +97,14 @@ def regroup(library: str, via: str | None, *, oracle: bool) -> str:
     for a statement SQLAlchemy issued is the second span of that statement, set apart."""
     if library == "sqlite3" and via_sqlalchemy(via):
         return "sqlalchemy" if oracle else "sqlite3 (under sqlalchemy)"
+    if library == "sqlite3" and via and via.startswith(VIA_DJANGO):
+        # Django's ORM (and its test runner's setup) issued it: the django_orm row, where
+        # codetrace's spans are its execute_wrapper's and OpenTelemetry's (which has no Django
+        # SQL instrumentation) its sqlite3 driver spans
+        return "django_orm" if oracle else "sqlite3 (under django)"
+    if library == "urllib3" and via and via.startswith("requests/"):
+        # a request requests sends: its row has it; neither tracer makes a second span for it
+        return "urllib3 (under requests)"
     return library
 
 
@@ -383,8 +413,13 @@ def otel_spans(out: Path) -> list[dict]:
 def codetrace_library(record: dict) -> tuple[str, str]:
     attrs = record.get("attributes") or {}
     library = attrs.get("recall.library") or ""
+    system = attrs.get("db.system.name") or attrs.get("db.system")
+    if system == "postgresql" and library in ("", "sqlite3"):
+        # the DB-API span code shared by the drivers (_dbapi_connection.py) made it: the
+        # system says which driver (psycopg2 is the only PostgreSQL driver measured here)
+        library = "psycopg2"
     if not library:
-        if attrs.get("db.system.name") or attrs.get("db.system"):
+        if system:
             library = "sqlite3"
         elif record.get("kind") == "SERVER":
             library = "flask"
@@ -397,6 +432,17 @@ def codetrace_library(record: dict) -> tuple[str, str]:
         name = attrs.get("db.operation.name", "")
         op = ("connect" if name == "connect"
               else "transaction" if name in ("COMMIT", "ROLLBACK", "commit", "rollback")
+              else "query")
+    elif library in ("sqlalchemy", "django_orm"):
+        op = "query"  # every span of theirs is a statement
+    elif library == "celery":
+        op = {"CONSUMER": "run", "PRODUCER": "publish"}.get(record.get("kind") or "", "span")
+    elif library == "psycopg2":
+        name = attrs.get("db.operation.name", "")
+        op = ("connect" if name == "connect"
+              else "transaction" if name in ("COMMIT", "ROLLBACK")
+              else "copy" if name == "COPY" or str(
+                  attrs.get("db.query.summary") or record.get("name") or "").startswith("COPY ")
               else "query")
     return library, op
 
@@ -577,7 +623,7 @@ def measure(work: Path, name: str, codetrace: str, modes: list[str], timeout: fl
         for mode in modes:
             source = instrumented if mode == "codetrace" else orig
             for server in started_servers.values():
-                server.flushall()  # each run starts from the same (empty) state
+                server.reset()  # each run starts from the same (empty) state
             runs[mode] = run_tests(work, name, cfg, python, mode, source, timeout, ports)
     for mode in MODES if reuse else ():
         previous = work / "out" / name / mode
@@ -616,6 +662,8 @@ def measure(work: Path, name: str, codetrace: str, modes: list[str], timeout: fl
     libraries = list(dict.fromkeys(
         cfg["libraries"] + [s["library"] for s in otel if s["library"] in LIBRARIES]
         + [s["library"] for s in ct if s["library"] in LIBRARIES]))
+    # a library the test servers use, not the project (see projects.py)
+    libraries = [lib for lib in libraries if lib not in cfg.get("ignore_libraries", ())]
     table = []
     for library in libraries:
         if library == "sqlalchemy":
@@ -637,6 +685,55 @@ def measure(work: Path, name: str, codetrace: str, modes: list[str], timeout: fl
                     1 for s in otel if s["library"] == "sqlite3 (under sqlalchemy)"),
                 "codetrace_driver_spans_under_sqlalchemy": sum(
                     1 for s in ct if s["library"] == "sqlite3 (under sqlalchemy)"),
+            }
+        elif library == "django_orm":
+            n_otel = sum(1 for s in otel if s["library"] == "sqlite3 (under django)")
+            n_ct = sum(1 for s in ct if s["library"] == library)
+            n_truth = sum(r["n"] for r in truth if r["library"] == library and r["op"] == "query")
+            extra = {
+                "codetrace_driver_spans_under_django": sum(
+                    1 for s in ct if s["library"] == "sqlite3 (under django)"),
+                # statements issued from the project's code (the rest: the test runner's
+                # database set-up, migrations, outside the project tree)
+                "truth_from_project_code": sum(r["n"] for r in truth if r["library"] == library
+                                               and r["op"] == "query" and r["site"]),
+                "codetrace_from_project_code": sum(1 for s in ct if s["library"] == library
+                                                   and s["site"]),
+            }
+        elif library == "celery":
+            # one CONSUMER span per task execution on both sides (eager executions included);
+            # PRODUCER spans (messages published) are counted apart
+            n_otel = sum(1 for s in otel if s["library"] == library and s["kind"] == "CONSUMER")
+            n_ct = sum(1 for s in ct if s["library"] == library and s["kind"] == "CONSUMER")
+            n_truth = sum(r["n"] for r in truth if r["library"] == library and r["op"] == "run")
+            extra = {
+                "otel_producer": sum(1 for s in otel if s["library"] == library
+                                     and s["kind"] == "PRODUCER"),
+                "codetrace_producer": sum(1 for s in ct if s["library"] == library
+                                          and s["kind"] == "PRODUCER"),
+                "truth_publish": sum(r["n"] for r in truth if r["library"] == library
+                                     and r["op"] == "publish"),
+                "truth_direct": sum(r["n"] for r in truth if r["library"] == library
+                                    and r["op"] == "run" and not r["via"] and r["site"]),
+            }
+        elif library == "psycopg2":
+            # statements: execute/executemany/callproc, and the COPY methods (codetrace traces
+            # them, OpenTelemetry's dbapi integration does not: copies counted apart below)
+            n_otel = sum(1 for s in otel if s["library"] == library)
+            n_ct = sum(1 for s in ct if s["library"] == library and is_statement(library, s["op"]))
+            n_truth = sum(r["n"] for r in truth if r["library"] == library
+                          and is_statement(library, r["op"]))
+            extra = {
+                **{f"{side}_{op}": sum(1 for s in spans if s["library"] == library
+                                       and s["op"] == op)
+                   for side, spans in (("codetrace", ct),)
+                   for op in ("copy", "connect", "transaction")},
+                **{f"truth_{op}": sum(r["n"] for r in truth if r["library"] == library
+                                      and r["op"] == op)
+                   for op in ("copy", "connect", "transaction")},
+                "truth_direct": sum(r["n"] for r in truth if r["library"] == library
+                                    and is_statement(library, r["op"]) and not r["via"]
+                                    and r["site"]),
             }
         elif library == "sqlite3":
             n_otel = sum(1 for s in otel if s["library"] == library)
@@ -698,7 +795,7 @@ def measure(work: Path, name: str, codetrace: str, modes: list[str], timeout: fl
 
     # misses: sites the oracle (truth, else OTel) saw that codetrace did not, by count
     ct_sites = Counter((s["library"], s["site"]) for s in ct
-                       if s["site"] and (s["library"] != "sqlite3" or s["op"] == "query"))
+                       if s["site"] and is_statement(s["library"], s["op"]))
     misses = []
     for library in libraries:
         oracle: Counter = Counter()
@@ -706,7 +803,7 @@ def measure(work: Path, name: str, codetrace: str, modes: list[str], timeout: fl
         if truth:
             for r in truth:
                 if r["library"] != library or (
-                        library in ("sqlite3", "sqlalchemy") and r["op"] != "query") or (
+                        not is_statement(library, r["op"])) or (
                         r["op"] == "pipeline_empty"):
                     continue
                 if r["site"] and not r["via"]:
@@ -723,7 +820,7 @@ def measure(work: Path, name: str, codetrace: str, modes: list[str], timeout: fl
                 else:
                     indirect[s["via"] or "(outside the project tree)"] += 1
             source_name = "otel"
-        if library == "flask":
+        if library in SERVER_ROWS:
             # A request is not a call site: the site that matters is where the app is built.
             continue
         for site, n in oracle.most_common():
@@ -743,7 +840,7 @@ def measure(work: Path, name: str, codetrace: str, modes: list[str], timeout: fl
         if truth:
             for r in truth:
                 if r["library"] == library and r["site"] and (
-                        library != "sqlite3" or r["op"] == "query") and (
+                        is_statement(library, r["op"])) and (
                         r["op"] != "pipeline_empty"):
                     oracle_sites[r["site"]] += r["n"]
         else:

@@ -7,10 +7,11 @@ imports this module at start-up, before pytest or the project import anything (t
 ``plain``
     nothing.
 ``otel``
-    what ``opentelemetry-instrument`` does for the four libraries: an SDK ``TracerProvider`` with
-    a ``SimpleSpanProcessor`` feeding a JSON-lines file exporter, then ``instrument()`` on the
-    requests, httpx, sqlite3 and Flask instrumentors. ``OTEL_SEMCONV_STABILITY_OPT_IN`` is set by
-    ``run.py`` (``http,database``).
+    what ``opentelemetry-instrument`` does for the libraries measured: an SDK ``TracerProvider``
+    with a ``SimpleSpanProcessor`` feeding a JSON-lines file exporter, then ``instrument()`` on
+    each instrumentor installed in the project's venv (requests, httpx, sqlite3, Flask,
+    SQLAlchemy, redis, aiohttp client and server, psycopg2, Celery, Django, urllib3).
+    ``OTEL_SEMCONV_STABILITY_OPT_IN`` is set by ``run.py`` (``http,database``).
 ``codetrace``
     codetrace's runtime with its own pipeline (``CODETRACE_BACKEND=codetrace``) and its
     JSON-lines exporter; a processor in front of it tags each span with the library (which
@@ -22,8 +23,11 @@ imports this module at start-up, before pytest or the project import anything (t
     every request of those clients goes through), ``sqlite3.connect`` (each connection gets a
     ``factory`` subclass that counts ``execute``/``executemany``/``executescript`` on the
     connection and its cursors, and ``commit``/``rollback``), ``flask.Flask.wsgi_app`` (requests
-    an application handled), and on the server side ``cheroot``'s and ``http.server``'s request
-    handlers (requests a loopback server received).
+    an application handled), aiohttp's ``ClientSession._request`` and ``Application._handle``,
+    psycopg2's connections and cursors (through ``psycopg2.connect``), Celery's task tracer
+    (``build_tracer``), Django's ``BaseHandler.get_response``, urllib3's
+    ``HTTPConnectionPool.urlopen``, and on the server side ``cheroot``'s and ``http.server``'s
+    request handlers (requests a loopback server received).
 
 In every mode but ``plain`` each event records its *site*: the innermost frame whose file lies in
 the project tree under test (``RECALL_PROJECT_ROOT``) and whether the library was called
@@ -63,7 +67,19 @@ _LIB_PARTS = {
     "flask": (os.sep + "flask" + os.sep, os.sep + "werkzeug" + os.sep),
     "sqlalchemy": (os.sep + "sqlalchemy" + os.sep, os.sep + "flask_sqlalchemy" + os.sep),
     "redis": (os.sep + "redis" + os.sep,),
+    "aiohttp_client": (os.sep + "aiohttp" + os.sep,),
+    "aiohttp_server": (os.sep + "aiohttp" + os.sep,),
+    "psycopg2": (os.sep + "psycopg2" + os.sep,),
+    "celery": (os.sep + "celery" + os.sep, os.sep + "kombu" + os.sep),
+    "django": (os.sep + "django" + os.sep,),
+    "urllib3": (os.sep + "urllib3" + os.sep,),
 }
+# Inside those packages, code that is not the library proper but a test tool built on it: a call
+# through it is a call "via" other code (aiohttp's TestClient uses a session its own code built).
+_NOT_LIB_PARTS = (
+    os.sep + "aiohttp" + os.sep + "test_utils.py",
+    os.sep + "aiohttp" + os.sep + "pytest_plugin.py",
+)
 _lock = threading.Lock()
 _files: dict[int, object] = {}
 
@@ -85,16 +101,18 @@ def site_of(frame, library: str | None = None) -> dict:
     depth = 0
     while frame is not None and depth < 200:
         filename = frame.f_code.co_filename
-        real = filename if filename.startswith("/") else os.path.realpath(filename)
+        # "<frozen runpy>", "<string>": no file (realpath would put it under the working
+        # directory, which is the project tree)
+        real = filename if filename.startswith(("/", "<")) else os.path.realpath(filename)
         if real.startswith(ROOT):
             return {
                 "site": f"{_short(real)}:{frame.f_lineno}",
                 "func": frame.f_code.co_name,
                 "via": via,
             }
-        if via is None and not any(part in real for part in _SKIP_PARTS) and not any(
-            part in real for part in lib_parts
-        ):
+        in_library = any(part in real for part in lib_parts) and not any(
+            part in real for part in _NOT_LIB_PARTS)
+        if via is None and not any(part in real for part in _SKIP_PARTS) and not in_library:
             via = _short(real)  # the innermost caller that is neither a tracer nor the library
         frame = frame.f_back
         depth += 1
@@ -167,6 +185,12 @@ def _setup_otel() -> None:
         ("opentelemetry.instrumentation.flask", "FlaskInstrumentor"),
         ("opentelemetry.instrumentation.sqlalchemy", "SQLAlchemyInstrumentor"),
         ("opentelemetry.instrumentation.redis", "RedisInstrumentor"),
+        ("opentelemetry.instrumentation.aiohttp_client", "AioHttpClientInstrumentor"),
+        ("opentelemetry.instrumentation.aiohttp_server", "AioHttpServerInstrumentor"),
+        ("opentelemetry.instrumentation.psycopg2", "Psycopg2Instrumentor"),
+        ("opentelemetry.instrumentation.celery", "CeleryInstrumentor"),
+        ("opentelemetry.instrumentation.django", "DjangoInstrumentor"),
+        ("opentelemetry.instrumentation.urllib3", "URLLib3Instrumentor"),
     ]
     for module_name, class_name in instrumentors:
         try:
@@ -185,6 +209,14 @@ _ADAPTER_FILES = {
     "_flask.py": "flask",
     "_sqlalchemy.py": "sqlalchemy",
     "_redis.py": "redis",
+    "_aiohttp_client.py": "aiohttp_client",
+    "_aiohttp_server.py": "aiohttp_server",
+    "_psycopg2.py": "psycopg2",
+    "_celery.py": "celery",
+    "_django_middleware.py": "django",
+    "_django_db.py": "django_orm",
+    "_urllib3.py": "urllib3",
+    "_urllib3_request.py": "urllib3",
 }
 
 
@@ -303,6 +335,111 @@ def _setup_truth() -> None:
         _setup_sqlite_truth()
     with contextlib.suppress(Exception):
         _setup_redis_truth()
+    with contextlib.suppress(Exception):
+        _setup_aiohttp_truth()
+    with contextlib.suppress(Exception):
+        _setup_psycopg2_truth()
+    with contextlib.suppress(Exception):
+        _setup_celery_truth()
+    with contextlib.suppress(Exception):
+        _setup_urllib3_truth()
+    try:
+        import django.core.handlers.base
+
+        _wrap_method(django.core.handlers.base.BaseHandler, "get_response", "django", "request")
+    except Exception:
+        pass
+
+
+def _setup_urllib3_truth() -> None:
+    """urllib3: one count per outermost call of ``HTTPConnectionPool.urlopen``.
+
+    Every request of every urllib3 client (a pool, a ``PoolManager`` hop, ``urllib3.request``,
+    requests' adapter) goes through a pool's ``urlopen``; a pool's own retries and same-host
+    redirects call it again from inside, which is the same operation (one span on both
+    tracers' side), so only the outermost call in a thread is counted."""
+    import urllib3.connectionpool
+
+    cls = urllib3.connectionpool.HTTPConnectionPool
+    original = cls.__dict__.get("urlopen")
+    if original is None or getattr(original, "_recall", False):
+        return
+    local = threading.local()
+
+    def urlopen(*args, **kwargs):
+        depth = getattr(local, "depth", 0)
+        if depth == 0:
+            _count("urllib3", "request", sys._getframe(1))
+        local.depth = depth + 1
+        try:
+            return original(*args, **kwargs)
+        finally:
+            local.depth = depth
+
+    urlopen._recall = True
+    urlopen.__name__ = urlopen.__qualname__ = "urlopen"
+    urlopen.__doc__ = original.__doc__
+    cls.urlopen = urlopen
+
+
+def _setup_celery_truth() -> None:
+    """Celery: one count per task execution (op ``run``), eager or in a worker.
+
+    Every execution goes through the function ``celery.app.trace.build_tracer`` returns (eager:
+    ``Task.apply`` builds one and calls it; a worker builds one per task type and calls it per
+    message), so the wrapped ``build_tracer`` returns a function that counts each call. The
+    site is the frame that asked for the execution (``delay()``, ``apply_async()``,
+    ``apply()`` in eager mode). Messages published (``before_task_publish``) are counted apart
+    (op ``publish``), through ``Task.apply_async`` when it does not run eagerly."""
+    import celery.app.task
+    import celery.app.trace
+
+    real_build = celery.app.trace.build_tracer
+    if getattr(real_build, "_recall", False):
+        return
+
+    def build_tracer(*args, **kwargs):
+        tracer = real_build(*args, **kwargs)
+
+        def counted(*targs, **tkwargs):
+            _count("celery", "run", sys._getframe(1))
+            return tracer(*targs, **tkwargs)
+
+        return counted
+
+    build_tracer._recall = True
+    celery.app.trace.build_tracer = build_tracer
+    from celery.signals import before_task_publish
+
+    def published(**_kwargs):
+        _count("celery", "publish", sys._getframe(1))
+
+    before_task_publish.connect(published, weak=False)
+
+
+def _setup_aiohttp_truth() -> None:
+    """aiohttp: one count per request a ``ClientSession`` sends, one per request an
+    ``Application`` handles.
+
+    ``ClientSession._request`` is the coroutine every request method (``get``, ``request``,
+    ``post``...) builds, redirects included (one call, as both tracers make one span per call);
+    it is counted when it is called, synchronously, so the site is the frame that called the
+    request method, not whatever task awaits it. ``Application._handle`` is what aiohttp's
+    server calls for each request it parsed (test server or real one)."""
+    import aiohttp
+    import aiohttp.web_app
+
+    original = aiohttp.ClientSession.__dict__.get("_request")
+    if original is not None and not getattr(original, "_recall", False):
+        def _request(*args, **kwargs):
+            _count("aiohttp_client", "request", sys._getframe(1))
+            return original(*args, **kwargs)
+
+        _request._recall = True
+        _request.__name__ = _request.__qualname__ = "_request"
+        aiohttp.ClientSession._request = _request
+    _wrap_method(aiohttp.web_app.Application, "_handle", "aiohttp_server", "request",
+                 is_async=True)
 
 
 def _setup_redis_truth() -> None:
@@ -349,6 +486,90 @@ def _setup_redis_truth() -> None:
     _wrap_method(aio.Redis, "execute_command", "redis", "command", is_async=True)
     _wrap_method(aio.Pipeline, "immediate_execute_command", "redis", "command", is_async=True)
     wrap_execute(aio.Pipeline, True)
+
+
+def _setup_psycopg2_truth() -> None:
+    """psycopg2: one count per statement method a cursor runs (``execute``, ``executemany``,
+    ``callproc``: op ``query``; ``copy_expert``, ``copy_from``, ``copy_to``: op ``copy``), and
+    ``commit``/``rollback`` (op ``transaction``), ``connect`` (op ``connect``).
+
+    psycopg2's connection and cursor are C types whose methods cannot be replaced, so the
+    wrapped ``psycopg2.connect`` opens every connection as a counting subclass of the
+    ``connection_factory`` asked for (``psycopg2.extensions.connection`` by default), and that
+    connection's ``cursor()`` hands out counting subclasses of the cursor class psycopg2 would
+    use. A connection class that picks its cursor class itself in ``cursor()``
+    (``LoggingConnection``, ``DictConnection``) returns an instance of a Python class: it is
+    made an instance of the counting subclass of that class (same layout)."""
+    import psycopg2
+    import psycopg2.extensions as ext
+
+    real_connect = psycopg2.connect
+    cursor_classes: dict[type, type] = {}
+    connection_classes: dict[type, type] = {}
+
+    def counting_cursor(base: type) -> type:
+        cls = cursor_classes.get(base)
+        if cls is None:
+            def method(name: str, op: str):
+                def counted(self, *args, **kwargs):
+                    _count("psycopg2", op, sys._getframe(1))
+                    return getattr(super(cls, self), name)(*args, **kwargs)
+                counted.__name__ = name
+                return counted
+
+            namespace = {name: method(name, "query")
+                         for name in ("execute", "executemany", "callproc")}
+            namespace.update({name: method(name, "copy")
+                              for name in ("copy_expert", "copy_from", "copy_to")})
+            cls = type(base.__name__, (base,), namespace)
+            cls.__qualname__ = base.__qualname__
+            cursor_classes[base] = cls
+        return cls
+
+    def counting_connection(base: type) -> type:
+        cls = connection_classes.get(base)
+        if cls is None:
+            picks_its_own = base.cursor is not ext.connection.cursor
+
+            def cursor(self, *args, **kwargs):
+                if picks_its_own:
+                    made = super(cls, self).cursor(*args, **kwargs)
+                    kind = type(made)
+                    if kind is not ext.cursor and isinstance(made, ext.cursor):
+                        with contextlib.suppress(TypeError):
+                            made.__class__ = counting_cursor(kind)
+                    return made
+                factory = kwargs.get("cursor_factory")
+                if factory is None and len(args) < 2:
+                    factory = self.cursor_factory or ext.cursor
+                if isinstance(factory, type) and issubclass(factory, ext.cursor):
+                    kwargs["cursor_factory"] = counting_cursor(factory)
+                return super(cls, self).cursor(*args, **kwargs)
+
+            def commit(self):
+                _count("psycopg2", "transaction", sys._getframe(1))
+                return super(cls, self).commit()
+
+            def rollback(self):
+                _count("psycopg2", "transaction", sys._getframe(1))
+                return super(cls, self).rollback()
+
+            cls = type(base.__name__, (base,), {"cursor": cursor, "commit": commit,
+                                                "rollback": rollback})
+            cls.__qualname__ = base.__qualname__
+            connection_classes[base] = cls
+        return cls
+
+    def connect(dsn=None, connection_factory=None, cursor_factory=None, **kwargs):
+        _count("psycopg2", "connect", sys._getframe(1))
+        base = connection_factory if connection_factory is not None else ext.connection
+        if isinstance(base, type) and issubclass(base, ext.connection):
+            connection_factory = counting_connection(base)
+        return real_connect(dsn, connection_factory=connection_factory,
+                            cursor_factory=cursor_factory, **kwargs)
+
+    connect.__doc__ = real_connect.__doc__
+    psycopg2.connect = connect
 
 
 def _setup_sqlite_truth() -> None:
