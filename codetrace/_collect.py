@@ -21,6 +21,7 @@ from codetrace import _advice, _span_directive
 from codetrace._directives import EVERY, NOTHING, comment_ignores, def_ignores, directive_lines
 from codetrace._marker import MARKER, is_marker_rooted, is_runtime_import
 from codetrace._model import (
+    Assignment,
     Binding,
     CallSite,
     ClassInfo,
@@ -52,6 +53,11 @@ class ModuleFacts:
     definitions: tuple[Definition, ...] = ()
     #: (line, message) of each ``# codetrace: span`` that is malformed or on no ``def``
     span_errors: tuple[tuple[int, str], ...] = ()
+    #: module-level ``NAME = value`` / ``NAME: T = value`` (``match.assign`` rules)
+    assignments: tuple[Assignment, ...] = ()
+    #: every name a module-level statement assigns (``=``, ``: T =``, ``+=``): what
+    #: ``match.alongside`` asks of the module
+    module_assigned: frozenset[str] = frozenset()
 
 
 def collect(
@@ -90,7 +96,8 @@ def collect(
         collector.module_scope, tuple(collector.calls), tuple(collector.foreign_marker),
         EVERY in header, collector.classes, collector.functions, len(collector.done),
         frozenset(collector.marker_names), tuple(collector.definitions),
-        tuple(sorted(errors)),
+        tuple(sorted(errors)), tuple(collector.assignments),
+        frozenset(collector.module_assigned),
     )
 
 
@@ -238,6 +245,8 @@ class _Collector(cst.CSTVisitor):
         self.class_stack: list[ClassInfo] = []
         #: the ``try`` statements being visited, innermost last (see :class:`_ImportTry`)
         self.import_trys: list[_ImportTry] = []
+        self.assignments: list[Assignment] = []
+        self.module_assigned: set[str] = set()
 
     # ----- helpers -------------------------------------------------------------------------
     def _bind(self, name: str, binding: Binding) -> None:
@@ -290,6 +299,36 @@ class _Collector(cst.CSTVisitor):
         assignment = _assigned_call(node)
         if assignment is not None:
             self.assigned[id(assignment[1])] = (assignment[0], node)
+        if self.scope is self.module_scope and not self.type_checking:
+            for small in node.body:
+                self._module_assignment(small)
+
+    def _module_assignment(self, small: cst.BaseSmallStatement) -> None:
+        """Record ``NAME = value`` / ``NAME: T = value`` at module level, the value as
+        written; ``+=`` only counts as assigning the name (``match.alongside``)."""
+        if isinstance(small, cst.Assign):
+            names = [t.target.value for t in small.targets if isinstance(t.target, cst.Name)]
+            value: cst.BaseExpression | None = small.value
+            if len(small.targets) != 1:
+                value = None  # ``A = B = [...]``: left alone
+        elif isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name):
+            names, value = [small.target.value], small.value
+        elif isinstance(small, cst.AugAssign) and isinstance(small.target, cst.Name):
+            names, value = [small.target.value], None
+        else:
+            return
+        self.module_assigned.update(names)
+        if value is None or not names:
+            return
+        inner = _advice.unwrap(value) if isinstance(value, cst.Call) else None
+        if inner is not None and not isinstance(inner, cst.Call):
+            self.done.add(id(value))  # a wrapped call is counted by ``visit_Call``
+        ignores = NOTHING
+        if self.directives:
+            ignores = ignores.union(*self.ignores, *self.statement_ignored)
+        self.assignments.append(Assignment(
+            names[0], value, instrumented=inner is not None, ignored=EVERY in ignores,
+            ignored_rules=ignores - {EVERY}))
 
     def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine) -> None:
         self.statement_ignored.pop()

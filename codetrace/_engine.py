@@ -21,7 +21,15 @@ from codetrace._context import FileContext
 from codetrace._instrument import apply_plan
 from codetrace._marker import MARKER
 from codetrace._match import match
-from codetrace._model import FunctionSite, Matches, Project, SingleModule, Site, Unresolved
+from codetrace._model import (
+    AssignSite,
+    FunctionSite,
+    Matches,
+    Project,
+    SingleModule,
+    Site,
+    Unresolved,
+)
 from codetrace._prefilter import Prefilter, import_pattern
 from codetrace._result import (
     Failure,
@@ -60,21 +68,24 @@ def _where(positions: Positions, node: cst.CSTNode) -> tuple[int, int]:
     return (found.start.line, found.start.column + 1) if found else (0, 0)
 
 
-AnySite = Site | FunctionSite
+AnySite = Site | FunctionSite | AssignSite
 
 
 def _node(site: AnySite) -> cst.CSTNode:
-    """The node a site stands at: the call, or the ``def``."""
+    """The node a site stands at: the call, the ``def``, or the assigned value."""
+    if isinstance(site, AssignSite):
+        return site.assignment.value
     return site.call.node if isinstance(site, Site) else site.function.node
 
 
 def _plan(matches: Matches, file: FileContext) -> tuple[Plan, list[tuple[AnySite, str]]]:
     plan = Plan()
     outcomes: list[tuple[AnySite, str]] = []
-    every: tuple[AnySite, ...] = (*matches.sites, *matches.functions)
+    every: tuple[AnySite, ...] = (*matches.sites, *matches.functions, *matches.assignments)
     for site in every:
         advice = _advice.get(site.rule.advice)
         result = advice.plan(site, file.options) if isinstance(site, Site) else \
+            advice.plan_assign(site, file.options) if isinstance(site, AssignSite) else \
             advice.plan_function(site, file.options)
         if isinstance(result, Skip):
             outcomes.append((site, result.reason))
@@ -152,7 +163,8 @@ def instrument(source: bytes, file: FileContext, *, self_check: bool = True) -> 
         new_module, found, outcomes = _transform(module, source, file, register=self_check)
         if new_module is not None:
             check_round_trip(module, source)
-        wanted = file.locate and (found.sites or found.unresolved or found.functions)
+        wanted = file.locate and (found.sites or found.unresolved or found.functions
+                                  or found.assignments)
         skipped = any(reason for _, reason in outcomes)
         positions = _positions(module) if (wanted or skipped) else {}
         sites = tuple(
@@ -161,10 +173,11 @@ def instrument(source: bytes, file: FileContext, *, self_check: bool = True) -> 
                        _advice.get(site.rule.advice).counts_as)
             for site, reason in outcomes
         )
-        if found.functions:  # in source order, the defs among the calls
+        if found.functions or found.assignments:  # in source order, among the calls
             sites = tuple(sorted(sites, key=lambda site: (site.line, site.column)))
         unresolved = tuple(_unresolved_report(positions, u) for u in found.unresolved)
-        uses = found.marker_names | {site.rule.id for site in found.sites}
+        uses = found.marker_names | {site.rule.id for site in found.sites} | {
+            site.rule.id for site in found.assignments}
         if new_module is None:
             return FileResult(file.path, "unchanged", sites=sites, unresolved=unresolved,
                               ignored=found.ignored, instrumented=found.instrumented, uses=uses)

@@ -51,7 +51,13 @@ class _Apply(cst.CSTTransformer, _format.IndentTracker):
         if isinstance(original_node, FRAMES) and (self.touched.pop() or decorated) \
                 and self.options.style is not None:
             updated_node = self._formatted(original_node, updated_node, self.options.style)
-        return super().on_leave(original_node, updated_node)
+        result = super().on_leave(original_node, updated_node)
+        wrap = self.plan.replace_value.get(id(original_node))
+        if wrap is not None and isinstance(result, cst.BaseExpression):
+            if self.touched:
+                self.touched[-1] = True
+            return wrap(result)
+        return result
 
     def visit_Module(self, node: cst.Module) -> None:
         self.module_indent = node.default_indent
@@ -122,9 +128,10 @@ def _planned_calls(unit: cst.CSTNode, plan: Plan) -> set[int]:
         found: set[int] = set()
 
         class Calls(cst.CSTVisitor):
-            def visit_Call(self, call: cst.Call) -> None:
-                if id(call) in plan.replace_call:
-                    found.add(id(call))
+            def on_visit(self, node: cst.CSTNode) -> bool:
+                if id(node) in plan.replace_call or id(node) in plan.replace_value:
+                    found.add(id(node))
+                return True
 
         if node is not None:
             node.visit(Calls())
@@ -154,6 +161,7 @@ def apply_plan(
     if left is not None:
         left.update(transformer.left)
     if transformer.left and not plan.insert_after and \
-            transformer.left >= set(plan.replace_call) | set(plan.decorate):
+            transformer.left >= set(plan.replace_call) | set(plan.decorate) | \
+            set(plan.replace_value):
         return module
     return add_runtime_import(changed, options, imports)

@@ -12,6 +12,7 @@ from codetrace._collect import ModuleFacts
 from codetrace._directives import ignores_rule
 from codetrace._model import (
     TIER_NAMES,
+    AssignSite,
     Definition,
     FunctionSite,
     Matches,
@@ -99,8 +100,34 @@ def match(facts: ModuleFacts, ruleset: RuleSet, project: Project) -> Matches:
             unresolved.append(Unresolved(call, func.attr.value, receiver, reason,
                                          evidence(receiver, func.attr.value)))
     functions, skipped = match_functions(facts.definitions, ruleset)
-    return Matches(tuple(sites), tuple(unresolved), ignored + skipped, facts.instrumented_sites,
-                   facts.marker_names, functions)
+    assigned, kept_out = match_assignments(facts, ruleset)
+    return Matches(tuple(sites), tuple(unresolved), ignored + skipped + kept_out,
+                   facts.instrumented_sites, facts.marker_names, functions, assigned)
+
+
+def match_assignments(
+    facts: ModuleFacts, ruleset: RuleSet
+) -> tuple[tuple[AssignSite, ...], int]:
+    """The module-level assignments a ``match.assign`` rule takes, and how many an ignore
+    directive kept out. A rule takes a module only if the module also assigns every name of
+    its ``match.alongside``: a name like ``MIDDLEWARE`` alone says nothing of the framework."""
+    table = ruleset.by_assign()
+    if not table:
+        return (), 0
+    sites: list[AssignSite] = []
+    ignored = 0
+    module = facts.module_scope.qualname
+    for assignment in facts.assignments:
+        rule = table.get(assignment.name)
+        if rule is None or assignment.instrumented or \
+                not facts.module_assigned.issuperset(rule.alongside):
+            continue
+        if assignment.ignored or ignores_rule(assignment.ignored_rules, rule.id):
+            ignored += 1
+            continue
+        qname = f"{module}.{assignment.name}" if module else assignment.name
+        sites.append(AssignSite(assignment, rule, qname))
+    return tuple(sites), ignored
 
 
 def glob_matches(pattern: str, definition: Definition) -> bool:

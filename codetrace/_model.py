@@ -242,6 +242,29 @@ class Site:
 
 
 @dataclass(frozen=True)
+class Assignment:
+    """A module-level ``NAME = value`` or ``NAME: T = value`` (``match.assign`` rules)."""
+
+    name: str
+    value: cst.BaseExpression
+    #: the value is already an injected expression (a second ``apply`` leaves it)
+    instrumented: bool
+    #: a ``# codetrace: ignore`` directive covers the statement
+    ignored: bool
+    ignored_rules: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class AssignSite:
+    """A module-level assignment a rule matched: its value is what the advice wraps."""
+
+    assignment: Assignment
+    rule: Rule
+    qname: str  # ``module.NAME``
+    how: str = "module assignment"
+
+
+@dataclass(frozen=True)
 class Definition:
     """A ``def`` of the module, with what deciding whether to trace it needs.
 
@@ -308,5 +331,7 @@ class Matches:
     marker_names: frozenset[str] = frozenset()
     #: functions to trace (advice ``span-function``)
     functions: tuple[FunctionSite, ...] = ()
+    #: module-level assignments whose value an advice wraps (``match.assign``)
+    assignments: tuple[AssignSite, ...] = ()
 
 

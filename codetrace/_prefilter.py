@@ -29,6 +29,17 @@ def import_pattern(modules: frozenset[str]) -> re.Pattern[bytes]:
     )
 
 
+def assign_pattern(name: str) -> re.Pattern[bytes]:
+    """Lines that may assign ``name`` (``=``, ``: T =``, ``+=``), at any indentation: a
+    superset of what the collector records at module level."""
+    return re.compile(rb"^[ \t]*" + re.escape(name).encode() + rb"[ \t]*(?::[^\n=]*)?\+?=(?!=)",
+                      re.MULTILINE)
+
+
+#: one ``match.assign`` rule for the prefilter: its names, and the ``alongside`` names
+AssignTest = tuple[tuple[re.Pattern[bytes], ...], tuple[re.Pattern[bytes], ...]]
+
+
 @dataclass(frozen=True)
 class Prefilter:
     """Does this file's text import a rule's library? Run on raw bytes before any parse."""
@@ -37,15 +48,25 @@ class Prefilter:
     pattern: re.Pattern[bytes]
     #: the ``# codetrace: span`` directive is in force
     spans: bool = False
+    #: ``match.assign`` rules: a settings module imports nothing of its framework, so it
+    #: passes when it assigns one of a rule's names and all of its ``alongside`` names
+    assigns: tuple[AssignTest, ...] = ()
 
     @classmethod
     def for_rules(cls, ruleset: RuleSet) -> Prefilter:
+        assigns = tuple(
+            (tuple(assign_pattern(n) for n in rule.assigns),
+             tuple(assign_pattern(n) for n in rule.alongside))
+            for rule in ruleset.rules if rule.assigns)
         return cls(ruleset.modules, import_pattern(ruleset.modules),
-                   any(rule.id == RULE_ID for rule in ruleset.rules))
+                   any(rule.id == RULE_ID for rule in ruleset.rules), assigns)
 
     def may_match(self, source: bytes) -> bool:
         if self.spans and b"codetrace:" in source and _SPAN.search(source):
             return True
+        for names, alongside in self.assigns:
+            if any(p.search(source) for p in names) and all(p.search(source) for p in alongside):
+                return True
         if not any(m.encode() in source for m in self.modules):
             return False
         return self.pattern.search(source) is not None

@@ -24,11 +24,12 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TOP_KEYS = ("library", "types", "aliases", "rule")
 _LIBRARY_KEYS = ("name", "modules", "description", "distribution", "tested")
 _RULE_KEYS = ("id", "description", "match", "do")
-_MATCH_KEYS = ("call", "construct", "function")
+_MATCH_KEYS = ("call", "construct", "function", "assign", "alongside")
 #: ``match.function``: the top-level package by name (the prefilter needs it), then fnmatch
 #: parts (``myapp.services.*``, ``myapp.billing.Charger.*``, ``myapp.*.handle_?``)
 _FUNCTION_GLOB = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_*?\[\]!<>-]+)*$")
 SPAN_FUNCTION = "span-function"
+HOOK_AFTER = "hook-after"
 
 
 def directive_rule() -> Rule:
@@ -249,13 +250,15 @@ def _parse_rule(path: Path, index: int, item: object, where: _Locator) -> Rule:
     if functions and path.parent == _paths.rules_dir():
         raise RuleError(path, function_line,
                         f"rule {rule_id!r}: a bundled rule does not select project functions")
-    if not calls and not constructs and not functions:
+    assigns, alongside = _assign_keys(path, rule_id, match, bool(calls or constructs or functions),
+                                      lambda key: where.in_rule(index, key, "match"))
+    if not calls and not constructs and not functions and not assigns:
         empty = ("call" if "call" in match else "construct" if "construct" in match
                  else "function" if "function" in match else None)
         raise RuleError(path, where.in_rule(index, empty, "match") if empty else line,
                         f"rule {rule_id!r}: match.call must be a non-empty list of qualified names"
                         " (or match.construct, a list of classes, or match.function, globs of "
-                        "the project's functions)")
+                        "the project's functions, or match.assign, module-level names)")
     do = item.get("do")
     if not isinstance(do, dict):
         raise RuleError(path, line, f"rule {rule_id!r} needs a [rule.do] table")
@@ -287,6 +290,9 @@ def _parse_rule(path: Path, index: int, item: object, where: _Locator) -> Rule:
         raise RuleError(path, where.in_rule(index, "advice", "do"),
                         f"rule {rule_id!r}: advice \"{SPAN_FUNCTION}\" needs match.function "
                         "(globs of the project's functions)")
+    if assigns and advice != HOOK_AFTER:
+        raise RuleError(path, where.in_rule(index, "advice", "do"),
+                        f"rule {rule_id!r}: match.assign goes with advice = \"{HOOK_AFTER}\"")
     span = _span_directive.from_rule(do) if advice == SPAN_FUNCTION else None
     adapter = do.get("adapter")
     hook = do.get("hook")
@@ -295,7 +301,28 @@ def _parse_rule(path: Path, index: int, item: object, where: _Locator) -> Rule:
         raise RuleError(path, where.in_rule(index, "description"),
                         f"rule {rule_id!r}: description must be a string")
     return Rule(rule_id, tuple(calls), str(advice), _text(adapter), _text(hook), path, line,
-                description, tuple(constructs), tuple(functions), span)
+                description, tuple(constructs), tuple(functions), span, assigns, alongside)
+
+
+def _assign_keys(
+    path: Path, rule_id: str, match: Mapping[str, Any], others: bool, locate: Any
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``match.assign`` and ``match.alongside``, checked: plain names, a rule of their own."""
+    assigns = match.get("assign", [])
+    alongside = match.get("alongside", [])
+    for key, names in (("assign", assigns), ("alongside", alongside)):
+        if not _is_list_of(names, str) or not all(_IDENT.match(name) for name in names):
+            raise RuleError(path, locate(key),
+                            f"rule {rule_id!r}: match.{key} must be a list of names "
+                            "assigned at module level (\"MIDDLEWARE\")")
+    if assigns and others:
+        raise RuleError(path, locate("assign"),
+                        f"rule {rule_id!r}: match.assign goes in a rule of its own "
+                        "(not with match.call, match.construct or match.function)")
+    if alongside and not assigns:
+        raise RuleError(path, locate("alongside"),
+                        f"rule {rule_id!r}: match.alongside only goes with match.assign")
+    return tuple(assigns), tuple(alongside)
 
 
 def _text(value: object) -> str | None:

@@ -43,6 +43,11 @@ class Rule:
     functions: tuple[str, ...] = ()
     #: the span options of a ``span-function`` rule
     span: SpanSpec | None = None
+    #: names whose module-level assignment the rule matches (``match.assign``: the value is
+    #: wrapped), and names the same module must also assign for it to apply
+    #: (``match.alongside``: what tells a settings module from any module using the name)
+    assigns: tuple[str, ...] = ()
+    alongside: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,10 @@ class RuleSet:
             for cls in rule.constructs:
                 table[self.canonical(cls)] = rule
         return table
+
+    def by_assign(self) -> dict[str, Rule]:
+        """Module-level name → the rule that matches assigning it."""
+        return {name: rule for rule in self.rules for name in rule.assigns}
 
     def method_names(self) -> frozenset[str]:
         """Last components of every matched method: what an unresolved candidate looks like."""

@@ -215,6 +215,9 @@ def bundled_rules(files: list[Path] | None = None) -> str:
                          f"| {_cell(rule.description)} |")
             matched = [f"`{call}`" for call in rule.calls]
             matched += [f"`{cls}()` and project subclasses" for cls in rule.constructs]
+            matched += [f"`{name} = ...` at module level" + (
+                f" beside {', '.join(f'`{n}`' for n in rule.alongside)}" if rule.alongside else "")
+                for name in rule.assigns]
             details.append(f"- `{rule.id}`: {', '.join(matched)}")
     return "\n".join(table + details)
 

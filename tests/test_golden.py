@@ -168,6 +168,7 @@ def test_every_case_has_an_expectation() -> None:
     assert unchanged == {
         "already_instrumented", "binds_marker_ignored", "ignore_file", "not_the_library",
         "library_own_module",  # a library's own module: its rules stay out
+        "django_settings_not_settings",  # MIDDLEWARE without INSTALLED_APPS: not Django's
     }
 
 

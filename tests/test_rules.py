@@ -18,6 +18,16 @@ call = ["x.get"]
 advice = "wrap-call"
 '''
 
+ASSIGN_RULE = '''[[rule]]
+id = "x.settings"
+[rule.match]
+assign = ["MIDDLEWARE"]
+alongside = ["INSTALLED_APPS"]
+[rule.do]
+advice = "hook-after"
+hook = "django_settings"
+'''
+
 BROKEN = [
     ("unknown_top", 'librar = 1\n', 1, "unknown key 'librar' in the top level"),
     ("unknown_rule_key", GOOD_RULE.replace('id = "x.send"', 'id = "x.send"\nmatches = 1'),
@@ -40,6 +50,17 @@ BROKEN = [
      + 'adapter = "requests.send"\n', 8, "'adapter' only goes with advice 'wrap-call'"),
     ("unknown_adapter", GOOD_RULE + 'adapter = "http.client"\n', 7,
      "unknown adapter 'http.client' (the runtime has: "),
+    ("assign_not_names", ASSIGN_RULE.replace('["MIDDLEWARE"]', '["x.MIDDLEWARE"]'), 4,
+     "match.assign must be a list of names"),
+    ("alongside_not_names", ASSIGN_RULE.replace('["INSTALLED_APPS"]', '"INSTALLED_APPS"'), 5,
+     "match.alongside must be a list of names"),
+    ("assign_with_call", ASSIGN_RULE.replace('alongside', 'call = ["x.get"]\nalongside'), 4,
+     "match.assign goes in a rule of its own"),
+    ("alongside_alone", ASSIGN_RULE.replace('assign = ["MIDDLEWARE"]\n', 'call = ["x.get"]\n'),
+     5, "match.alongside only goes with match.assign"),
+    ("assign_wraps_no_call", ASSIGN_RULE.replace('"hook-after"\nhook = "django_settings"',
+                                                 '"wrap-call"'),
+     7, "match.assign goes with advice = \"hook-after\""),
     ("bad_types", '[types]\n"a.b" = "not a name!"\n', 2, "must map to a qualified name"),
     ("toml_syntax", '[[rule]\n', 1, ""),
     ("not_utf8", b"\xff\xfe[[rule]]\n", 1, "not valid UTF-8"),
@@ -150,3 +171,11 @@ def test_a_library_s_own_imports_do_not_make_its_modules_candidates() -> None:
     # the same text in an application: `conn` is an unresolved candidate that explain lists
     user = instrument(source, FileContext("m.py", ruleset, module_name="shop.db"))
     assert user.status == "unchanged" and len(user.unresolved) == 2
+
+
+def test_an_assign_rule_loads_with_its_guard(tmp_path: Path) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_text(ASSIGN_RULE)
+    rule = next(r for r in load_rules([path]).rules if r.id == "x.settings")
+    assert (rule.assigns, rule.alongside, rule.hook) == (
+        ("MIDDLEWARE",), ("INSTALLED_APPS",), "django_settings")

@@ -15,7 +15,7 @@ from typing import ClassVar
 
 import libcst as cst
 
-from codetrace._model import FunctionSite, Site
+from codetrace._model import AssignSite, FunctionSite, Site
 from codetrace._options import Options
 
 
@@ -28,14 +28,19 @@ class Plan:
     #: a ``def`` (by its original node) → the function with the advice's decorator added
     decorate: dict[int, Callable[[cst.FunctionDef], cst.FunctionDef]] = field(
         default_factory=dict)
+    #: an assigned value (by its original node) → the expression that replaces it
+    replace_value: dict[int, Callable[[cst.BaseExpression], cst.BaseExpression]] = field(
+        default_factory=dict)
 
     def update(self, other: Plan) -> None:
         self.replace_call.update(other.replace_call)
         self.insert_after.update(other.insert_after)
         self.decorate.update(other.decorate)
+        self.replace_value.update(other.replace_value)
 
     def empty(self) -> bool:
-        return not (self.replace_call or self.insert_after or self.decorate)
+        return not (self.replace_call or self.insert_after or self.decorate
+                    or self.replace_value)
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,10 @@ class Advice:
     def plan_function(self, site: FunctionSite, options: Options) -> Plan | Skip:
         """The edits that trace the function of ``site`` (advice kinds about functions)."""
         return Skip(f"advice {self.name!r} instruments calls, not functions")
+
+    def plan_assign(self, site: AssignSite, options: Options) -> Plan | Skip:
+        """The edits that instrument the value of a module-level assignment (``match.assign``)."""
+        return Skip(f"advice {self.name!r} instruments calls, not assigned values")
 
     def unwrap(self, node: cst.Call) -> cst.BaseExpression | None:
         """If ``node`` is this advice's injected expression, the user's expression it holds,

@@ -4,6 +4,12 @@
 object is created inside an expression (``return Flask(__name__)``), the creating call is wrapped:
 ``_codetrace.hooks.flask(Flask(__name__))`` (hooks return their argument). The wrapped call's own
 parentheses move to the wrapper, so ``unwrap`` can move them back exactly.
+
+The same wrapper takes the value of a module-level assignment a ``match.assign`` rule names
+(``MIDDLEWARE = _codetrace.hooks.django_settings([...])``): a value that is not a call keeps its
+own bytes and parentheses inside the wrapper. A bare name is not wrapped (``X = BASE``): the
+wrapped form would read as the statement form's ``_codetrace.hooks.NAME(x)``, which ``unwrap``
+must not take apart; nor is a tuple without parentheses (it would become several arguments).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import libcst as cst
 from codetrace import _snippets
 from codetrace._advice._base import Advice, Plan, Skip, register
 from codetrace._marker import MARKER, marker_path
-from codetrace._model import Site, dotted_name
+from codetrace._model import AssignSite, Site, dotted_name
 from codetrace._options import Options
 from codetrace.runtime import _catalogue
 
@@ -31,6 +37,28 @@ def _hook_argument(node: cst.BaseExpression) -> cst.BaseExpression | None:
     if arg.keyword is not None or arg.star:
         return None
     return arg.value
+
+
+def _wrapped_value(node: cst.Call) -> cst.BaseExpression | None:
+    """The assigned value inside the wrapper of ``plan_assign`` (not a call, not a name)."""
+    inner = _hook_argument(node)
+    if inner is None or isinstance(inner, cst.Call) or dotted_name(inner) is not None:
+        return None
+    return inner
+
+
+def _wrap(
+    value: cst.BaseExpression, params: Mapping[str, str], options: Options
+) -> cst.BaseExpression:
+    """``_codetrace.hooks.NAME(value)``; a call's own parentheses go outside the wrapper."""
+    bare = value.with_changes(lpar=(), rpar=()) if isinstance(value, cst.Call) else value
+    wrapper = _snippets.expression(
+        "hook_wrap.py.j2", params, {"__codetrace_value__": bare},
+        line_length=options.line_length,
+    )
+    assert isinstance(wrapper, cst.Call)
+    return wrapper.with_changes(lpar=value.lpar, rpar=value.rpar) \
+        if isinstance(value, cst.Call) else wrapper
 
 
 def _wrapped_call(node: cst.Call) -> cst.Call | None:
@@ -71,21 +99,31 @@ class HookAfter(Advice):
             )
             return plan
 
-        def build(call: cst.Call) -> cst.BaseExpression:
-            bare = call.with_changes(lpar=(), rpar=())
-            wrapper = _snippets.expression(
-                "hook_wrap.py.j2", params, {"__codetrace_value__": bare},
-                line_length=options.line_length,
-            )
-            assert isinstance(wrapper, cst.Call)
-            return wrapper.with_changes(lpar=call.lpar, rpar=call.rpar)
+        plan.replace_call[id(site.call.node)] = lambda call: _wrap(call, params, options)
+        return plan
 
-        plan.replace_call[id(site.call.node)] = build
+    def plan_assign(self, site: AssignSite, options: Options) -> Plan | Skip:
+        hook = site.rule.hook
+        value = site.assignment.value
+        if hook is None:
+            return Skip("rule has no hook")
+        if dotted_name(value) is not None:
+            return Skip("the value is a name: instrument the assignment that built it")
+        if isinstance(value, cst.Tuple) and not value.lpar:
+            return Skip("a tuple without parentheses: add them to instrument it")
+        params = {"marker": MARKER, "hook": hook}
+        plan = Plan()
+        plan.replace_value[id(value)] = lambda node: _wrap(node, params, options)
         return plan
 
     def unwrap(self, node: cst.Call) -> cst.BaseExpression | None:
         inner = _wrapped_call(node)
-        return None if inner is None else inner.with_changes(lpar=node.lpar, rpar=node.rpar)
+        if inner is not None:
+            return inner.with_changes(lpar=node.lpar, rpar=node.rpar)
+        value = _wrapped_value(node)
+        if value is None or not node.lpar:
+            return value
+        return value.with_changes(lpar=(*node.lpar, *value.lpar), rpar=(*value.rpar, *node.rpar))
 
     def instrumented(self, node: cst.Call) -> cst.Call | None:
         return _wrapped_call(node)

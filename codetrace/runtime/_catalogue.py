@@ -47,4 +47,5 @@ ADAPTERS: dict[str, str] = {
     "urllib3.request": "codetrace.runtime._urllib3_request",
 }
 
-HOOKS: tuple[str, ...] = ("aiohttp_app", "celery", "django", "flask", "starlette", "wsgi")
+HOOKS: tuple[str, ...] = ("aiohttp_app", "celery", "django", "django_settings", "flask",
+                          "starlette", "wsgi")

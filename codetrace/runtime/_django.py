@@ -4,9 +4,9 @@ Where the hook goes, and why there: the rule file hooks the objects a project's 
 ``asgi.py`` build (``application = get_wsgi_application()``, ``get_asgi_application()``,
 ``WSGIHandler()``), with the same ``hook-after`` advice as Flask's and Starlette's apps, so the
 reviewer sees one added line in the file that every deployment (gunicorn, uwsgi, uvicorn,
-daphne, mod_wsgi) loads, and the engine needs no new kind of advice. Rewriting ``MIDDLEWARE`` in
-``settings.py`` instead would need a list-editing advice, and miss projects whose settings are
-computed (split settings, ``django-environ``, ``MIDDLEWARE += [...]``).
+daphne, mod_wsgi) loads, and the engine needs no new kind of advice. The settings hook below
+adds the projects that never import wsgi.py; neither alone covers every project (computed
+settings: ``django-environ``, a ``MIDDLEWARE`` built elsewhere and only named here).
 
 What the hook does, through Django's public API only:
 
@@ -23,6 +23,15 @@ What the hook does, through Django's public API only:
 
 Not a Django handler (a mock, a WSGI middleware wrapped around it): left alone and logged once
 by the hook. Django is imported only here, i.e. only by projects that use it.
+
+``hooks.django_settings(MIDDLEWARE)`` (:func:`settings_middleware`) covers the projects whose
+wsgi.py never runs: test suites (Django's test ``Client`` builds its handler from the setting),
+management commands, workers. The rule file wraps the value the settings module assigns, so
+the list every handler reads starts with :data:`PATH`, and the statements of every connection
+are traced from the first one. It runs while the settings module is being imported, before
+``django.setup()``: it touches no setting and no connection, only the ``connection_created``
+signal (importing ``django.db`` then reads no setting). With both hooks in a project the
+application hook finds the path listed and adds nothing.
 """
 
 from __future__ import annotations
@@ -60,16 +69,35 @@ def instrument(application: Any) -> Any:
     return application
 
 
+def settings_middleware(middleware: Any) -> Any:
+    """``middleware`` with :data:`PATH` first (a new list or tuple, as given; as it is when
+    listed already), and the SQL of every connection opened from now on traced."""
+    if not isinstance(middleware, (list, tuple)) or not all(
+            isinstance(entry, str) for entry in middleware):
+        raise TypeError(f"MIDDLEWARE is a {type(middleware).__name__}, not a list of paths")
+    _connect_statements()
+    if PATH in middleware:
+        return middleware
+    listed = [PATH, *middleware]
+    return tuple(listed) if isinstance(middleware, tuple) else listed
+
+
 def _django(name: str) -> Any:
     """A Django module (imported here, so only by projects that use Django; untyped)."""
     return importlib.import_module(name)
 
 
-def _trace_statements() -> None:
-    connections = _django("django.db").connections
+def _connect_statements() -> None:
+    """Every connection opened from now on gets the statement wrapper (one receiver, however
+    often this runs: ``dispatch_uid``)."""
     connection_created = _django("django.db.backends.signals").connection_created
     connection_created.connect(
         _django_db.on_connection_created, dispatch_uid="codetrace.django_db", weak=False
     )
+
+
+def _trace_statements() -> None:
+    _connect_statements()
+    connections = _django("django.db").connections
     for connection in connections.all(initialized_only=True):
         _django_db.install(connection)

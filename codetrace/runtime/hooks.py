@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     T = TypeVar("T")
 
 # exactly _catalogue.HOOKS (tests/runtime/test_catalogue.py)
-__all__ = ["aiohttp_app", "celery", "django", "flask", "starlette", "wsgi"]
+__all__ = ["aiohttp_app", "celery", "django", "django_settings", "flask", "starlette", "wsgi"]
 
 
 def aiohttp_app(app: T) -> T:
@@ -71,6 +71,24 @@ def django(application: T) -> T:
     except Exception as exc:
         warn_once("hook:django", "codetrace: could not instrument the Django application", exc=exc)
     return application
+
+
+def django_settings(middleware: T) -> T:
+    """``MIDDLEWARE`` as a settings module assigns it, with codetrace's middleware first (a
+    new list, or tuple, as given), and the SQL of every Django connection traced: see
+    ``_django.settings_middleware``. It runs while the settings module is imported, so it
+    never raises: a settings module that fails to import stops the whole project."""
+    if settings.disabled:
+        return middleware
+    try:
+        from ._django import settings_middleware
+
+        listed: T = settings_middleware(middleware)
+        return listed
+    except Exception as exc:
+        warn_once("hook:django_settings", "codetrace: could not add the Django middleware",
+                  exc=exc)
+    return middleware
 
 
 def flask(app: T) -> T:
