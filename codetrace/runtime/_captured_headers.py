@@ -42,7 +42,7 @@ check of a cached ``None`` (measured in tests/runtime_adapters/test_captured_hea
 from __future__ import annotations
 
 from . import _span
-from ._env import env_value
+from ._env import env_value, regex_list
 from ._log import warn_once
 
 TYPE_CHECKING = False
@@ -80,29 +80,7 @@ _sanitize: re.Pattern[str] | None = None
 
 
 def _compile(variable: str) -> re.Pattern[str] | None:
-    value = env_value(variable)
-    if value is None:
-        return None
-    import re  # here: a runtime with no capture configured never loads ``re`` for it
-
-    valid: list[str] = []
-    for entry in value.split(","):
-        entry = entry.strip()
-        if not entry:
-            continue
-        try:
-            re.compile(entry)
-        except re.error as exc:
-            warn_once(
-                f"captured-headers:{variable}:{entry}",
-                "codetrace: %s: %r is not a regular expression (%s); ignored",
-                variable,
-                entry,
-                exc,
-            )
-            continue
-        valid.append(f"(?:{entry})")
-    return re.compile("|".join(valid), re.IGNORECASE) if valid else None
+    return regex_list(variable, env_value(variable), ignore_case=True)
 
 
 def _load() -> None:

@@ -15,6 +15,7 @@ from ._log import warn_once
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import re
     from collections.abc import Iterable
 
 
@@ -145,3 +146,35 @@ def parse_key_values(text: str, *, errors: str = "replace") -> tuple[dict[str, s
             continue
         pairs[key] = value
     return pairs, malformed
+
+
+def regex_list(variable: str, value: str | None, *, ignore_case: bool = False
+               ) -> re.Pattern[str] | None:
+    """A comma-separated list of regular expressions (``OTEL_PYTHON_EXCLUDED_URLS``, the header
+    capture variables) as one pattern that matches where any entry does; None when the value
+    is unset or holds no valid entry. An entry that is not a regular expression is logged once
+    and ignored, the others still apply: OpenTelemetry's own reading of these variables."""
+    if value is None:
+        return None
+    import re  # here: a runtime whose variables are unset never loads ``re`` for them
+
+    valid: list[str] = []
+    for entry in value.split(","):
+        entry = entry.strip()
+        if not entry:
+            continue
+        try:
+            re.compile(entry)
+        except re.error as exc:
+            warn_once(
+                f"regex-list:{variable}:{entry}",
+                "codetrace: %s: %r is not a regular expression (%s); ignored",
+                variable,
+                entry,
+                exc,
+            )
+            continue
+        valid.append(f"(?:{entry})")
+    if not valid:
+        return None
+    return re.compile("|".join(valid), re.IGNORECASE if ignore_case else 0)

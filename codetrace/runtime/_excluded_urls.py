@@ -26,7 +26,7 @@ is read once and its expression cached; ``codetrace.runtime.reset()`` forgets th
 
 from __future__ import annotations
 
-from ._env import env_value
+from ._env import env_value, regex_list
 from ._log import warn_once
 
 TYPE_CHECKING = False
@@ -38,31 +38,6 @@ GENERAL = "OTEL_PYTHON_EXCLUDED_URLS"
 _compiled: dict[str, re.Pattern[str] | None] = {}
 
 
-def _compile(variable: str, value: str | None) -> re.Pattern[str] | None:
-    if value is None:
-        return None
-    import re  # here: importing the runtime loads no ``re`` (``reset()`` imports this module)
-
-    valid: list[str] = []
-    for entry in value.split(","):
-        entry = entry.strip()
-        if not entry:
-            continue
-        try:
-            re.compile(entry)
-        except re.error as exc:
-            warn_once(
-                f"excluded-urls:{variable}:{entry}",
-                "codetrace: %s: %r is not a regular expression (%s); ignored",
-                variable,
-                entry,
-                exc,
-            )
-            continue
-        valid.append(f"(?:{entry})")
-    return re.compile("|".join(valid)) if valid else None
-
-
 def _pattern(variable: str) -> re.Pattern[str] | None:
     try:
         return _compiled[variable]
@@ -72,7 +47,7 @@ def _pattern(variable: str) -> re.Pattern[str] | None:
     name = variable
     if value is None:
         value, name = env_value(GENERAL), GENERAL
-    pattern = _compile(name, value)
+    pattern = regex_list(name, value)
     if len(_compiled) < 64:  # a handful of libraries; never grows without bound
         _compiled[variable] = pattern
     return pattern
