@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import libcst as cst
@@ -26,6 +26,7 @@ from codetrace._import_settings import (
     FUTURE,
     LOCAL_FOLDER,
     STDLIB,
+    THIRD_PARTY,
     ImportStyle,
     matches,
 )
@@ -337,13 +338,33 @@ def remove(module: cst.Module, index: int, marker: str, style: ImportStyle) -> c
         candidates.append(mine + theirs[dropped:])
     candidates.append(theirs)
     expected = _head(module, index + 2)
-    for candidate in candidates:
-        trial = _without(module, body, index, after, candidate)
-        again = insert(trial, line.with_changes(leading_lines=()), marker, style,
-                       check=False)
-        if _head(again, index + 2) == expected:
-            return trial
+    bare = line.with_changes(leading_lines=())
+    for trying in (style, *_other_sections(style, bare)):
+        for candidate in candidates:
+            trial = _without(module, body, index, after, candidate)
+            again = insert(trial, bare, marker, trying, check=False)
+            if _head(again, index + 2) == expected:
+                return trial
     return _without(module, body, index, after, candidates[0])
+
+
+def _other_sections(style: ImportStyle, line: cst.SimpleStatementLine) -> list[ImportStyle]:
+    """``style`` with the runtime import in each other section it may have been placed in.
+
+    Tried only when ``style`` explains no layout: the tree was applied where other settings
+    held (``apply --out`` from inside a project whose sorter counts ``codetrace`` as
+    first-party, stripped elsewhere), and only the runtime's own section differs."""
+    statement = line.body[0] if line.body else None
+    names = statement.names if isinstance(statement, cst.Import) else ()
+    module = dotted_name(names[0].name) if names else None
+    if module is None:
+        return []
+    placed = section_of(module, 0, style)
+    return [
+        replace(style, known=((section, (module,)), *style.known))
+        for section in (THIRD_PARTY, FIRST_PARTY)
+        if section != placed
+    ]
 
 
 def _without(

@@ -337,6 +337,25 @@ def test_configured_first_party_runtime_goes_with_the_project() -> None:
         "import requests\n\nimport codetrace.runtime as _codetrace\nfrom app import x\n\nx()\n")
 
 
+@pytest.mark.parametrize("source", [
+    "import os\n\nimport httpx\nfrom pydantic import BaseModel\n\nURL = os.environ\n",
+    "import requests\n\nfrom app import x\n\nx()\n",
+    '"""Doc."""\n\nimport os\n\n\ndef f():\n    pass\n',
+])
+def test_strip_is_exact_where_the_runtime_import_belongs_to_another_section(source: str) -> None:
+    """Applied where the sorter counts ``codetrace`` as first-party (inside a project that
+    says so, e.g. ``apply --out`` run from there), stripped where it is third-party (the
+    default): the import's own blank lines still go with it. Found on ``apply --out`` of
+    fixtures/services from inside this repository, where strip left a blank line."""
+    first_party = ruff_style({"known-first-party": ["app", "codetrace"]}, Path("/nowhere"))
+    third_party = ruff_style({"known-first-party": ["app"]}, Path("/nowhere"))
+    for applied, stripped in ((first_party, third_party), (third_party, first_party)):
+        instrumented = add_runtime_import(cst.parse_module(source), Options(), applied)
+        assert instrumented.code != source
+        back = remove_runtime_import(instrumented, RUNTIME, stripped)
+        assert back.code == source, (applied is first_party, back.code)
+
+
 def test_settings_are_found_from_the_file(tmp_path: Path) -> None:
     (tmp_path / ".git").mkdir()
     (tmp_path / "pyproject.toml").write_text(

@@ -61,9 +61,9 @@ def plain_answers(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
 def test_one_connected_trace_across_three_processes(tmp_path: Path,
                                                     plain_answers: list[str]) -> None:
     tree = tmp_path / "services"
-    shutil.copytree(DEMO, tree, ignore=shutil.ignore_patterns("__pycache__"))
-    # in place, as a project would: apply and strip both read the tree's own (lack of) settings
-    result = CliRunner().invoke(app, ["apply", str(tree)])
+    # as the README does: an instrumented copy, written from inside this repository (where
+    # `codetrace` is first-party) and stripped where it is not (_import_order tries both)
+    result = CliRunner().invoke(app, ["apply", "--out", str(tree), str(DEMO)])
     assert result.exit_code == 0, result.output
     spans_file = tmp_path / "spans.json"
     done = _run_demo(tree, spans_file)
