@@ -146,7 +146,9 @@ def _client_classes(aio: Any) -> list[type]:
         intercept_unary_stream = AioClientInterceptor._stream_response
 
     class StreamUnary(AioClientInterceptor, aio.StreamUnaryClientInterceptor):  # type: ignore[misc]
-        intercept_stream_unary = AioClientInterceptor._unary_response
+        # ended from the call's done callback, never awaited here: a caller that writes the
+        # requests itself (``call.write``) needs the call back before the RPC can end
+        intercept_stream_unary = AioClientInterceptor._stream_response
 
     class StreamStream(AioClientInterceptor, aio.StreamStreamClientInterceptor):  # type: ignore[misc]
         intercept_stream_stream = AioClientInterceptor._stream_response

@@ -189,6 +189,28 @@ def test_streaming_kinds(exporter: rt.InMemorySpanExporter) -> None:
         assert server.attributes["rpc.grpc.status_code"] == 0
 
 
+def test_a_stream_unary_call_written_by_the_caller_does_not_hang(
+    exporter: rt.InMemorySpanExporter,
+) -> None:
+    """``call = stub()``, then ``await call.write(...)`` and ``await call.done_writing()``:
+    the interceptor must hand the call back before the RPC ends, or ``write`` waits for it
+    and the RPC never ends (found by the recall run on grpc-interceptor 0.15.4, whose
+    ``test_client_streaming_write_method`` hung under codetrace, and under OpenTelemetry)."""
+
+    async def body(ch: Any) -> None:
+        call = ch.stream_unary(f"/{SERVICE}/Join")(timeout=5)
+        await asyncio.wait_for(call.write(b"ab"), 3)
+        await asyncio.wait_for(call.write(b"cd"), 3)
+        await asyncio.wait_for(call.done_writing(), 3)
+        assert await asyncio.wait_for(call, 3) == b"ab+cd"
+        await asyncio.sleep(0.05)  # the stream's status task
+
+    _serve(body)
+    client, server = _pair(_spans(exporter, 2), "demo.AsyncEcho/Join")
+    assert server.parent_id == client.span_id
+    assert client.attributes["rpc.grpc.status_code"] == 0
+
+
 def test_plain_functions_on_an_aio_server(exporter: rt.InMemorySpanExporter) -> None:
     async def body(ch: Any) -> None:
         assert await ch.unary_unary(f"/{SERVICE}/Plain")(b"ab", timeout=5) == b"abab"
