@@ -228,4 +228,53 @@ PROJECTS: dict[str, dict] = {
                         "--ignore=tests/node/test_tls_versions.py",
                         "--ignore=tests/node/test_urllib3_chain_certs.py"],
     },
+    "grpc-interceptor": {
+        # gRPC, sync and grpc.aio, client and server: grpc-interceptor's test helper
+        # (grpc_interceptor/testing/dummy_client.py, part of the package) starts a real server on
+        # localhost, `grpc.server(ThreadPoolExecutor(...), interceptors=...)` or, in a thread of
+        # its own loop, `grpc_aio.server(interceptors=...)`, and opens
+        # `grpc.insecure_channel(...)` (wrapped in `grpc.intercept_channel` with the project's
+        # client interceptors) or `grpc_aio.insecure_channel(...)` to it; the tests make every
+        # kind of RPC (unary and streaming both ways) through the project's server and client
+        # interceptors. The sdist ships no tests/: added from the tag v0.15.4
+        # (overlays/grpc-interceptor-0.15.4). 0.15.4 is the newest release.
+        "dist": "grpc-interceptor==0.15.4",
+        "libraries": ["grpc_client", "grpc_server"],
+        # the project's `testing` extra (protobuf) and pytest-asyncio (one test); the gRPC
+        # instrumentation is added here, not to OTEL_PACKAGES (same 0.66b1 set). The generated
+        # dummy_pb2.py (protoc 3.x era) imports and runs on protobuf 7.
+        "test_packages": ["pytest==8.4.2", "pytest-asyncio==1.2.0", "grpcio==1.85.3",
+                          "protobuf==7.36.2",
+                          "opentelemetry-instrumentation-grpc==0.66b1"],
+        "pythonpath": "src",
+        "pytest_args": ["tests"],
+    },
+    "databases": {
+        # asyncpg on a real PostgreSQL: encode's `databases` (async query layer over SQLAlchemy
+        # Core) runs PostgreSQL through its asyncpg backend (databases/backends/postgres.py:
+        # `asyncpg.create_pool(...)`, connections acquired from it, `fetch`/`fetchrow`/
+        # `fetchval`/`execute`, transactions, cursors for `iterate()`), and its suite runs every
+        # test against the URLs in TEST_DATABASE_URLS. 0.9.0 is the newest release.
+        "dist": "databases==0.9.0",
+        "libraries": ["asyncpg"],
+        # the `asyncpg` extra; the suite's fixture creates and drops its tables with a sync
+        # SQLAlchemy engine (psycopg2, built from its sdist) and tests/test_integration.py
+        # serves a Starlette app through its TestClient (httpx). The asyncpg instrumentation is
+        # added here, not to OTEL_PACKAGES (same 0.66b1 set). Starlette 0.52.1, the last before
+        # 1.0 removed `app.on_event`, which test_integration.py uses.
+        "test_packages": ["pytest==8.4.2", "asyncpg==0.32.0", "SQLAlchemy==2.0.36",
+                          "psycopg2==2.9.10", "starlette==0.52.1", "httpx==0.28.1",
+                          "opentelemetry-instrumentation-asyncpg==0.66b1"],
+        # the fixture's DDL (SQLAlchemy + psycopg2) and the TestClient's httpx requests are the
+        # test harness's, and so is the Starlette app test_integration.py serves (codetrace's
+        # ASGI hook traces it: its SERVER spans are the `asgi` row), not what is measured here
+        "ignore_libraries": ["sqlalchemy", "psycopg2", "httpx", "sqlite3", "asgi"],
+        "pythonpath": ".",
+        "servers": ["postgres"],  # run.py starts a private cluster, databases dropped per run
+        "env": {"TEST_DATABASE_URLS":
+                "postgresql+asyncpg://postgres@127.0.0.1:{postgres_port}/postgres"},
+        # test_connection_options.py imports the aiopg and asyncmy backends, and three tests
+        # open `sqlite:///` URLs (aiosqlite): not installed, they fail the same in the four runs
+        "pytest_args": ["tests"],
+    },
 }

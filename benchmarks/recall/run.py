@@ -49,12 +49,13 @@ REPO = HERE.parent.parent
 HARNESS = HERE / "harness"
 MODES = ("plain", "otel", "codetrace", "truth")
 LIBRARIES = ("requests", "httpx", "sqlite3", "sqlalchemy", "redis", "flask", "aiohttp_client",
-             "aiohttp_server", "psycopg2", "celery", "django", "django_orm", "urllib3")
+             "aiohttp_server", "psycopg2", "celery", "django", "django_orm", "urllib3",
+             "grpc_client", "grpc_server", "asyncpg", "asgi")
 # The operations a database row compares (the others, connect and commit/rollback, are in the
 # JSON): statements; for psycopg2 also its COPY methods, which codetrace traces and
 # OpenTelemetry's dbapi integration does not (counted apart in the JSON as well).
 STATEMENT_OPS = {"sqlite3": ("query",), "sqlalchemy": ("query",), "django_orm": ("query",),
-                 "psycopg2": ("query", "copy"), "celery": ("run",)}
+                 "psycopg2": ("query", "copy"), "celery": ("run",), "asyncpg": ("query",)}
 
 
 def is_statement(library: str, op: str) -> bool:
@@ -63,7 +64,7 @@ def is_statement(library: str, op: str) -> bool:
     return library not in STATEMENT_OPS or op in STATEMENT_OPS[library]
 # Rows that count requests a server handled: a request has no call site; the site that matters
 # is where the application is built (no missed-site table for them).
-SERVER_ROWS = ("flask", "aiohttp_server", "django")
+SERVER_ROWS = ("flask", "aiohttp_server", "django", "grpc_server")
 # SQL that SQLAlchemy issues reaches sqlite3 too: OpenTelemetry makes a sqlalchemy span and a
 # sqlite3 span for it, codetrace one sqlalchemy span (its engine events), the ground truth counts
 # one sqlite3 statement whose first caller outside sqlite3 is SQLAlchemy. Such statements are
@@ -83,7 +84,18 @@ OTEL_SCOPES = {
     "opentelemetry.instrumentation.celery": "celery",
     "opentelemetry.instrumentation.django": "django",
     "opentelemetry.instrumentation.urllib3": "urllib3",
+    "opentelemetry.instrumentation.grpc": "grpc",  # split by span kind (by_kind)
+    "opentelemetry.instrumentation.asyncpg": "asyncpg",
 }
+
+
+def by_kind(library: str, kind: str | None) -> str:
+    """gRPC's row by span kind: one instrumentation (one adapter family on codetrace's side)
+    makes both the CLIENT spans of the RPCs a channel starts and the SERVER spans of the RPCs
+    a server handles."""
+    if library == "grpc":
+        return {"CLIENT": "grpc_client", "SERVER": "grpc_server"}.get(kind or "", "grpc")
+    return library
 
 
 def via_sqlalchemy(via: str | None) -> bool:
@@ -400,7 +412,7 @@ def otel_spans(out: Path) -> list[dict]:
         library = OTEL_SCOPES.get(record.get("scope", ""))
         if library is None:
             continue
-        library = regroup(library, record.get("via"), oracle=False)
+        library = regroup(by_kind(library, record.get("kind")), record.get("via"), oracle=False)
         attrs = record.get("attributes") or {}
         spans.append({"library": library, "kind": record.get("kind"),
                       "name": record.get("name"), "site": record.get("site"),
@@ -412,7 +424,7 @@ def otel_spans(out: Path) -> list[dict]:
 
 def codetrace_library(record: dict) -> tuple[str, str]:
     attrs = record.get("attributes") or {}
-    library = attrs.get("recall.library") or ""
+    library = by_kind(attrs.get("recall.library") or "", record.get("kind"))
     system = attrs.get("db.system.name") or attrs.get("db.system")
     if system == "postgresql" and library in ("", "sqlite3"):
         # the DB-API span code shared by the drivers (_dbapi_connection.py) made it: the
@@ -437,6 +449,8 @@ def codetrace_library(record: dict) -> tuple[str, str]:
         op = "query"  # every span of theirs is a statement
     elif library == "celery":
         op = {"CONSUMER": "run", "PRODUCER": "publish"}.get(record.get("kind") or "", "span")
+    elif library == "asyncpg":
+        op = "connect" if attrs.get("db.operation.name") == "connect" else "query"
     elif library == "psycopg2":
         name = attrs.get("db.operation.name", "")
         op = ("connect" if name == "connect"
@@ -734,6 +748,23 @@ def measure(work: Path, name: str, codetrace: str, modes: list[str], timeout: fl
                 "truth_direct": sum(r["n"] for r in truth if r["library"] == library
                                     and is_statement(library, r["op"]) and not r["via"]
                                     and r["site"]),
+            }
+        elif library == "asyncpg":
+            # round trips of the statement methods (connect spans and counts in the JSON);
+            # OpenTelemetry makes a span per cursor-iterator step, row by row (see README)
+            n_otel = sum(1 for s in otel if s["library"] == library)
+            n_ct = sum(1 for s in ct if s["library"] == library and s["op"] == "query")
+            n_truth = sum(r["n"] for r in truth if r["library"] == library
+                          and r["op"] == "query")
+            extra = {
+                "codetrace_connect": sum(1 for s in ct if s["library"] == library
+                                         and s["op"] == "connect"),
+                "truth_connect": sum(r["n"] for r in truth if r["library"] == library
+                                     and r["op"] == "connect"),
+                "otel_cursor_steps": sum(1 for s in otel if s["library"] == library
+                                         and str(s["name"]).startswith("CURSOR")),
+                "truth_direct": sum(r["n"] for r in truth if r["library"] == library
+                                    and r["op"] == "query" and not r["via"] and r["site"]),
             }
         elif library == "sqlite3":
             n_otel = sum(1 for s in otel if s["library"] == library)

@@ -10,7 +10,8 @@ imports this module at start-up, before pytest or the project import anything (t
     what ``opentelemetry-instrument`` does for the libraries measured: an SDK ``TracerProvider``
     with a ``SimpleSpanProcessor`` feeding a JSON-lines file exporter, then ``instrument()`` on
     each instrumentor installed in the project's venv (requests, httpx, sqlite3, Flask,
-    SQLAlchemy, redis, aiohttp client and server, psycopg2, Celery, Django, urllib3).
+    SQLAlchemy, redis, aiohttp client and server, psycopg2, Celery, Django, urllib3, gRPC
+    client and server, sync and aio, asyncpg).
     ``OTEL_SEMCONV_STABILITY_OPT_IN`` is set by ``run.py`` (``http,database``).
 ``codetrace``
     codetrace's runtime with its own pipeline (``CODETRACE_BACKEND=codetrace``) and its
@@ -26,8 +27,10 @@ imports this module at start-up, before pytest or the project import anything (t
     an application handled), aiohttp's ``ClientSession._request`` and ``Application._handle``,
     psycopg2's connections and cursors (through ``psycopg2.connect``), Celery's task tracer
     (``build_tracer``), Django's ``BaseHandler.get_response``, urllib3's
-    ``HTTPConnectionPool.urlopen``, and on the server side ``cheroot``'s and ``http.server``'s
-    request handlers (requests a loopback server received).
+    ``HTTPConnectionPool.urlopen``, gRPC's multi-callables (RPCs started) and the behaviours of
+    the handlers its ``*_rpc_method_handler`` factories make (RPCs served), asyncpg's statement
+    methods (connections, prepared statements, cursors), and on the server side ``cheroot``'s
+    and ``http.server``'s request handlers (requests a loopback server received).
 
 In every mode but ``plain`` each event records its *site*: the innermost frame whose file lies in
 the project tree under test (``RECALL_PROJECT_ROOT``) and whether the library was called
@@ -73,6 +76,10 @@ _LIB_PARTS = {
     "celery": (os.sep + "celery" + os.sep, os.sep + "kombu" + os.sep),
     "django": (os.sep + "django" + os.sep,),
     "urllib3": (os.sep + "urllib3" + os.sep,),
+    "grpc": (os.sep + "grpc" + os.sep,),
+    "grpc_client": (os.sep + "grpc" + os.sep,),
+    "grpc_server": (os.sep + "grpc" + os.sep,),
+    "asyncpg": (os.sep + "asyncpg" + os.sep,),
 }
 # Inside those packages, code that is not the library proper but a test tool built on it: a call
 # through it is a call "via" other code (aiohttp's TestClient uses a session its own code built).
@@ -191,6 +198,11 @@ def _setup_otel() -> None:
         ("opentelemetry.instrumentation.celery", "CeleryInstrumentor"),
         ("opentelemetry.instrumentation.django", "DjangoInstrumentor"),
         ("opentelemetry.instrumentation.urllib3", "URLLib3Instrumentor"),
+        ("opentelemetry.instrumentation.grpc", "GrpcInstrumentorClient"),
+        ("opentelemetry.instrumentation.grpc", "GrpcInstrumentorServer"),
+        ("opentelemetry.instrumentation.grpc", "GrpcAioInstrumentorClient"),
+        ("opentelemetry.instrumentation.grpc", "GrpcAioInstrumentorServer"),
+        ("opentelemetry.instrumentation.asyncpg", "AsyncPGInstrumentor"),
     ]
     for module_name, class_name in instrumentors:
         try:
@@ -217,6 +229,14 @@ _ADAPTER_FILES = {
     "_django_db.py": "django_orm",
     "_urllib3.py": "urllib3",
     "_urllib3_request.py": "urllib3",
+    # client and server spans alike; run.py splits them by span kind
+    "_grpc_client.py": "grpc",
+    "_grpc_aio.py": "grpc",
+    "_grpc_handlers.py": "grpc",
+    "_grpc_server.py": "grpc",
+    "_asyncpg.py": "asyncpg",
+    "_asyncpg_spans.py": "asyncpg",
+    "_asgi.py": "asgi",  # the ASGI hook (Starlette and other ASGI apps): SERVER spans
 }
 
 
@@ -343,6 +363,10 @@ def _setup_truth() -> None:
         _setup_celery_truth()
     with contextlib.suppress(Exception):
         _setup_urllib3_truth()
+    with contextlib.suppress(Exception):
+        _setup_grpc_truth()
+    with contextlib.suppress(Exception):
+        _setup_asyncpg_truth()
     try:
         import django.core.handlers.base
 
@@ -380,6 +404,183 @@ def _setup_urllib3_truth() -> None:
     urlopen.__name__ = urlopen.__qualname__ = "urlopen"
     urlopen.__doc__ = original.__doc__
     cls.urlopen = urlopen
+
+
+def _setup_grpc_truth() -> None:
+    """gRPC: one count per RPC a client starts (``grpc_client``), one per RPC a server hands to
+    a handler (``grpc_server``); sync and ``grpc.aio``.
+
+    Client: the multi-callables a channel hands out (``channel.unary_unary(...)``, what a
+    generated stub's methods are) start every RPC: ``__call__``, ``with_call`` and ``future``
+    of grpc's sync ones (``grpc._channel``) and ``__call__`` of grpc.aio's. An intercepted
+    channel's multi-callable ends in the underlying channel's, once per RPC the interceptors
+    let through (a client interceptor that retries makes two RPCs, and two counts).
+
+    Server: the sync server is Python but grpc.aio's is Cython, whose dispatch cannot be
+    patched; both take their handlers from ``grpc.unary_unary_rpc_method_handler`` and its
+    three siblings (generated ``add_*Servicer_to_server`` code and server interceptors that
+    re-wrap a handler call them), so the wrapped factories give each handler a behaviour that
+    counts when it is called. A server interceptor's behaviour calls the next handler's: only
+    the outermost call in a thread or task counts (a context variable), i.e. one per RPC the
+    server ran a handler for. The behaviour keeps its kind (function, coroutine function, async
+    generator function): grpc.aio's server picks how to run it by that kind."""
+    import contextvars
+    import inspect
+
+    import grpc
+    import grpc._channel as sync_channel
+
+    for cls_name, methods in (("_UnaryUnaryMultiCallable", ("__call__", "with_call", "future")),
+                              ("_UnaryStreamMultiCallable", ("__call__",)),
+                              ("_SingleThreadedUnaryStreamMultiCallable", ("__call__",)),
+                              ("_StreamUnaryMultiCallable", ("__call__", "with_call", "future")),
+                              ("_StreamStreamMultiCallable", ("__call__",))):
+        cls = getattr(sync_channel, cls_name, None)
+        for method in methods if cls is not None else ():
+            _wrap_method(cls, method, "grpc_client", "rpc")
+    with contextlib.suppress(Exception):
+        import grpc.aio._channel as aio_channel
+
+        for cls_name in ("UnaryUnaryMultiCallable", "UnaryStreamMultiCallable",
+                         "StreamUnaryMultiCallable", "StreamStreamMultiCallable"):
+            cls = getattr(aio_channel, cls_name, None)
+            if cls is not None:
+                _wrap_method(cls, "__call__", "grpc_client", "rpc")
+
+    inside = contextvars.ContextVar("recall_grpc_behaviour", default=False)
+
+    def counting(behavior):
+        if behavior is None or getattr(behavior, "_recall", False):
+            return behavior
+        if inspect.isasyncgenfunction(behavior):
+            async def wrapped(*args, **kwargs):
+                outer = not inside.get()
+                if outer:
+                    _count("grpc_server", "rpc", sys._getframe(1))
+                    inside.set(True)
+                try:
+                    async for item in behavior(*args, **kwargs):
+                        yield item
+                finally:
+                    if outer:
+                        inside.set(False)
+        elif inspect.iscoroutinefunction(behavior):
+            async def wrapped(*args, **kwargs):
+                outer = not inside.get()
+                if outer:
+                    _count("grpc_server", "rpc", sys._getframe(1))
+                    inside.set(True)
+                try:
+                    return await behavior(*args, **kwargs)
+                finally:
+                    if outer:
+                        inside.set(False)
+        else:
+            def wrapped(*args, **kwargs):
+                outer = not inside.get()
+                if outer:
+                    _count("grpc_server", "rpc", sys._getframe(1))
+                    inside.set(True)
+                try:
+                    return behavior(*args, **kwargs)
+                finally:
+                    if outer:
+                        inside.set(False)
+        wrapped._recall = True
+        wrapped.__name__ = getattr(behavior, "__name__", "behavior")
+        wrapped.__qualname__ = getattr(behavior, "__qualname__", "behavior")
+        return wrapped
+
+    def wrap_factory(name: str) -> None:
+        original = getattr(grpc, name, None)
+        if original is None or getattr(original, "_recall", False):
+            return
+
+        def factory(behavior, *args, **kwargs):
+            return original(counting(behavior), *args, **kwargs)
+
+        factory._recall = True
+        factory.__name__ = factory.__qualname__ = name
+        factory.__doc__ = original.__doc__
+        setattr(grpc, name, factory)
+
+    for name in ("unary_unary_rpc_method_handler", "unary_stream_rpc_method_handler",
+                 "stream_unary_rpc_method_handler", "stream_stream_rpc_method_handler"):
+        wrap_factory(name)
+
+
+def _setup_asyncpg_truth() -> None:
+    """asyncpg: one count per round trip a statement method makes (op ``query``), and per
+    ``asyncpg.connect`` (op ``connect``, in the JSON).
+
+    Counted: ``Connection.execute``/``executemany``/``fetch``/``fetchrow``/``fetchval``/
+    ``fetchmany`` and the four COPY methods (a pool's ``fetch``... acquire a connection and call
+    its method, a transaction's ``BEGIN``/``COMMIT``/``ROLLBACK`` and a pool's reset query on
+    release go through ``Connection.execute``), ``PreparedStatement.fetch``/``fetchrow``/
+    ``fetchval``/``fetchmany``/``executemany``, ``Cursor.fetch``/``fetchrow``/``forward``, and a
+    cursor iterator's ``__anext__`` when it goes to the server for the next ``prefetch`` rows
+    (not when it hands out a row already fetched: codetrace's unit; OpenTelemetry makes a span
+    per ``__anext__``). Only the outermost of these in a task counts (a context variable): a
+    method asyncpg calls inside another is the same operation."""
+    import contextvars
+
+    import asyncpg
+    import asyncpg.connection
+    import asyncpg.cursor
+    import asyncpg.prepared_stmt
+
+    inside = contextvars.ContextVar("recall_asyncpg_call", default=False)
+
+    def wrap(cls, name: str, round_trip=None) -> None:
+        original = cls.__dict__.get(name)
+        if original is None or getattr(original, "_recall", False):
+            return
+
+        async def counted(self, *args, **kwargs):
+            outer = not inside.get() and (round_trip is None or round_trip(self))
+            if not outer:
+                return await original(self, *args, **kwargs)
+            _count("asyncpg", "query", sys._getframe(1))
+            token = inside.set(True)
+            try:
+                return await original(self, *args, **kwargs)
+            finally:
+                with contextlib.suppress(ValueError):
+                    inside.reset(token)
+
+        counted._recall = True
+        counted.__name__ = getattr(original, "__name__", name)
+        counted.__qualname__ = getattr(original, "__qualname__", name)
+        counted.__doc__ = getattr(original, "__doc__", None)
+        setattr(cls, name, counted)
+
+    for name in ("execute", "executemany", "fetch", "fetchrow", "fetchval", "fetchmany",
+                 "copy_from_table", "copy_from_query", "copy_to_table",
+                 "copy_records_to_table"):
+        wrap(asyncpg.connection.Connection, name)
+    for name in ("fetch", "fetchrow", "fetchval", "fetchmany", "executemany"):
+        wrap(asyncpg.prepared_stmt.PreparedStatement, name)
+    for name in ("fetch", "fetchrow", "forward"):
+        wrap(asyncpg.cursor.Cursor, name)
+
+    def fetches(iterator) -> bool:
+        """Whether this ``__anext__`` goes to the server (asyncpg's own conditions)."""
+        exhausted = getattr(iterator, "_exhausted", False)
+        return not exhausted and (not getattr(iterator, "_portal_name", None)
+                                  or not getattr(iterator, "_buffer", None))
+
+    wrap(asyncpg.cursor.CursorIterator, "__anext__", fetches)
+
+    real_connect = asyncpg.connection.connect
+    if not getattr(real_connect, "_recall", False):
+        async def connect(*args, **kwargs):
+            _count("asyncpg", "connect", sys._getframe(1))
+            return await real_connect(*args, **kwargs)
+
+        connect._recall = True
+        connect.__doc__ = real_connect.__doc__
+        asyncpg.connect = connect
+        asyncpg.connection.connect = connect
 
 
 def _setup_celery_truth() -> None:
