@@ -32,45 +32,21 @@ __all__ = ["aiohttp_app", "celery", "django", "django_settings", "flask", "starl
 def aiohttp_app(app: T) -> T:
     """Trace each request of the ``aiohttp.web.Application`` ``app`` in a SERVER span (see
     ``_aiohttp_server``); return ``app``."""
-    if settings.disabled:
-        return app
-    try:
-        from ._aiohttp_server import instrument
-
-        instrument(app)
-    except Exception as exc:
-        warn_once("hook:aiohttp_app", "codetrace: could not instrument the aiohttp app", exc=exc)
-    return app
+    return _instrumented(app, "_aiohttp_server", "aiohttp_app", "the aiohttp app")
 
 
 def celery(app: T) -> T:
     """Trace the tasks of the Celery ``app``: a PRODUCER span per published task and a CONSUMER
     span per executed task, linked through the message headers (Celery's task signals: see
     ``_celery``); return ``app``."""
-    if settings.disabled:
-        return app
-    try:
-        from ._celery import instrument
-
-        instrument(app)
-    except Exception as exc:
-        warn_once("hook:celery", "codetrace: could not instrument the Celery app", exc=exc)
-    return app
+    return _instrumented(app, "_celery", "celery", "the Celery app")
 
 
 def django(application: T) -> T:
     """Trace each request of the Django WSGI or ASGI ``application`` in a SERVER span (a
     middleware put outermost in ``MIDDLEWARE``) and each SQL statement in a CLIENT span
     (``connection.execute_wrapper``): see ``_django``; return ``application``."""
-    if settings.disabled:
-        return application
-    try:
-        from ._django import instrument
-
-        instrument(application)
-    except Exception as exc:
-        warn_once("hook:django", "codetrace: could not instrument the Django application", exc=exc)
-    return application
+    return _instrumented(application, "_django", "django", "the Django application")
 
 
 def django_settings(middleware: T) -> T:
@@ -93,44 +69,35 @@ def django_settings(middleware: T) -> T:
 
 def flask(app: T) -> T:
     """Trace each request of the Flask ``app`` in a SERVER span (see ``_flask``); return ``app``."""
-    if settings.disabled:
-        return app
-    try:
-        from ._flask import instrument
-
-        instrument(app)
-    except Exception as exc:
-        warn_once("hook:flask", "codetrace: could not instrument the Flask app", exc=exc)
-    return app
+    return _instrumented(app, "_flask", "flask", "the Flask app")
 
 
 def starlette(app: T) -> T:
     """Trace each request and WebSocket of the Starlette or FastAPI ``app`` in a SERVER span
     (an ASGI middleware added with ``app.add_middleware``: see ``_starlette``); return ``app``."""
-    if settings.disabled:
-        return app
-    try:
-        from ._starlette import instrument
-
-        instrument(app)
-    except Exception as exc:
-        warn_once("hook:starlette", "codetrace: could not instrument the ASGI app", exc=exc)
-    return app
+    return _instrumented(app, "_starlette", "starlette", "the ASGI app")
 
 
 def wsgi(app: T) -> T:
     """Trace each request of a Bottle app, a Falcon app or the apps a Pyramid
     ``Configurator`` makes, in a SERVER span, through each framework's own middleware API (see
     ``_wsgi_hook``); return ``app``."""
-    if settings.disabled:
-        return app
-    try:
-        from ._wsgi_hook import instrument
+    return _instrumented(app, "_wsgi_hook", "wsgi", "the WSGI app")
 
-        instrument(app)
+
+def _instrumented(obj: T, module: str, hook: str, what: str) -> T:
+    """``obj``, given to ``instrument`` of the runtime module ``module`` (imported here, on
+    first use: only programs that use the library load it) unless tracing is disabled; a
+    failure is logged once (``hook:NAME``) and ``obj`` comes back untouched."""
+    if settings.disabled:
+        return obj
+    try:
+        from importlib import import_module
+
+        import_module(f"{__package__}.{module}").instrument(obj)
     except Exception as exc:
-        warn_once("hook:wsgi", "codetrace: could not instrument the WSGI app", exc=exc)
-    return app
+        warn_once(f"hook:{hook}", f"codetrace: could not instrument {what}", exc=exc)
+    return obj
 
 
 def _unknown(name: str) -> Callable[[T], T]:
