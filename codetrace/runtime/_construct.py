@@ -87,6 +87,33 @@ def _acceptable(cls: type) -> bool:
     )
 
 
+def loaded_class(module: str, name: str) -> type | None:
+    """``module.name`` if that module is already loaded and the name is a class (not a mock):
+    the library's base class to compare with, never imported here."""
+    import sys
+
+    found = getattr(sys.modules.get(module), name, None)
+    return found if is_class(found) else None
+
+
+def retyped(obj: Any, cache: dict[type, type | None], traced_for: Callable[[type], type | None],
+            kind: str) -> None:
+    """Make ``obj`` (just built by the library) an instance of ``traced_for(type(obj))`` when
+    that is a traced subclass of funnel ``kind``; the answer is kept per class in ``cache``
+    (bounded), so the next object of the class costs a look-up. May raise: the caller logs."""
+    cls = type(obj)
+    traced = cache.get(cls, cls)
+    if traced is cls and getattr(cls, FUNNEL, None) is None:
+        traced = traced_for(cls) if is_class(cls) else None
+        if traced is None or getattr(traced, FUNNEL, None) != kind:
+            traced = None
+        if len(cache) >= MAX_CLASSES:
+            cache.clear()
+        cache[cls] = traced
+    if traced is not None and traced is not cls:
+        obj.__class__ = traced
+
+
 def named_like(function: Any, cls: type, name: str) -> Any:
     """``function``, named as the method ``name`` of ``cls`` it stands in for (name, qualified
     name, docstring), so a traced subclass's override reads like the library's own method in

@@ -94,7 +94,7 @@ from contextlib import suppress
 from contextvars import ContextVar
 from types import FunctionType, MethodType
 
-from ._construct import FUNNEL, built_traced, is_class, traced_subclass
+from ._construct import FUNNEL, built_traced, is_class, named_like, traced_subclass
 from ._dbapi import _query_describer, _query_of, _record_failure
 from ._http import is_mock
 from ._log import warn_once
@@ -563,11 +563,7 @@ def _describe_connect(span: Span, facts: Facts) -> None:
 
 
 def _named(cls: type, methods: dict[str, Any]) -> dict[str, Any]:
-    for name, method in methods.items():
-        method.__name__ = name
-        method.__qualname__ = f"{cls.__qualname__}.{name}"
-        method.__doc__ = getattr(getattr(cls, name, None), "__doc__", None)
-    return methods
+    return {name: named_like(method, cls, name) for name, method in methods.items()}
 
 
 def traced_cursor(cursor: Any, driver: Driver) -> Any:

@@ -43,7 +43,14 @@ from types import MethodType
 
 from . import _redis_cluster
 from . import _redis_spans as spans
-from ._construct import FUNNEL, MAX_CLASSES, is_class, named_like, traced_subclass
+from ._construct import (
+    FUNNEL,
+    is_class,
+    loaded_class,
+    named_like,
+    retyped,
+    traced_subclass,
+)
 from ._http import is_mock
 from ._log import warn_once
 from ._tracer import span as start_span
@@ -274,12 +281,6 @@ def _async_pipeline(cls: type, subclass: Callable[[], Any]) -> dict[str, Any]:
     }
 
 
-def _base(module: str, name: str) -> type | None:
-    """``module.name`` if that module is loaded and the name is a class (not a mock)."""
-    found = getattr(sys.modules.get(module), name, None)
-    return found if is_class(found) else None
-
-
 def client_class(callee: object) -> type | None:
     """The traced subclass to build instead of ``callee``, or ``None`` to call it unchanged.
 
@@ -296,10 +297,10 @@ def client_class(callee: object) -> type | None:
         (_SYNC[0], _sync_client, _sync_pipeline),
         (_ASYNC[0], _async_client, _async_pipeline),
     ):
-        base = _base(client_module, "Pipeline")
+        base = loaded_class(client_module, "Pipeline")
         if base is not None and issubclass(cls, base):
             return traced_subclass(cls, PIPELINE_KIND, pipeline)
-        base = _base(client_module, "Redis")
+        base = loaded_class(client_module, "Redis")
         if base is not None and issubclass(cls, base):
             return traced_subclass(cls, CLIENT_KIND, client)
     return None
@@ -308,17 +309,7 @@ def client_class(callee: object) -> type | None:
 def traced_pipeline(pipeline: Any) -> Any:
     """``pipeline``, its class made the traced subclass of its own class (when redis-py's)."""
     try:
-        cls = type(pipeline)
-        traced = _pipelines.get(cls, cls)
-        if traced is cls and getattr(cls, FUNNEL, None) is None:
-            traced = client_class(cls)
-            if traced is None or getattr(traced, FUNNEL, None) != PIPELINE_KIND:
-                traced = None
-            if len(_pipelines) >= MAX_CLASSES:
-                _pipelines.clear()
-            _pipelines[cls] = traced
-        if traced is not None and traced is not cls:
-            pipeline.__class__ = traced
+        retyped(pipeline, _pipelines, client_class, PIPELINE_KIND)
     except Exception as exc:
         warn_once("redis-pipeline-class", "codetrace: redis pipeline left untraced", exc=exc)
     return pipeline
@@ -342,12 +333,12 @@ def _factory(
         for utils, client_module in ((_SYNC[1], _SYNC[0]), (_ASYNC[1], _ASYNC[0])):
             module = sys.modules.get(utils)
             if module is not None and callee is getattr(module, name, None):
-                traced = client_class(_base(client_module, "Redis"))
+                traced = client_class(loaded_class(client_module, "Redis"))
                 return None if traced is None else (getattr(traced, name), args, kwargs)
         return None
     if name in _SENTINEL_FACTORIES and owner is not None:
         for sentinel_module, client_module in ((_SYNC[2], _SYNC[0]), (_ASYNC[2], _ASYNC[0])):
-            sentinel = _base(sentinel_module, "Sentinel")
+            sentinel = loaded_class(sentinel_module, "Sentinel")
             if sentinel is None or not isinstance(owner, sentinel):
                 continue
             if len(args) > 1:
@@ -355,7 +346,7 @@ def _factory(
                 if traced is None:
                     return None
                 return callee, (args[0], traced, *args[2:]), kwargs
-            traced = client_class(kwargs.get("redis_class", _base(client_module, "Redis")))
+            traced = client_class(kwargs.get("redis_class", loaded_class(client_module, "Redis")))
             return None if traced is None else (callee, args, {**kwargs, "redis_class": traced})
     return None
 

@@ -32,11 +32,15 @@ them (``MOVED``/``ASK`` redirections redis-py followed are not errors of the com
 
 from __future__ import annotations
 
-import sys
 from types import MethodType
 
 from . import _redis_spans as spans
-from ._construct import FUNNEL, MAX_CLASSES, is_class, named_like, traced_subclass
+from ._construct import (
+    loaded_class,
+    named_like,
+    retyped,
+    traced_subclass,
+)
 from ._http import is_mock
 from ._log import warn_once
 from ._span import current
@@ -203,22 +207,16 @@ def _async_pipeline(cls: type, subclass: Callable[[], Any]) -> dict[str, Any]:
     return {"execute": named_like(execute, cls, "execute")}
 
 
-def _base(module: str, name: str) -> type | None:
-    """``module.name`` if that module is loaded and the name is a class (not a mock)."""
-    found = getattr(sys.modules.get(module), name, None)
-    return found if is_class(found) else None
-
-
 def client_class(cls: type) -> type | None:
     """The traced subclass of the cluster class ``cls`` (a client or a pipeline); ``None`` when
     ``cls`` is neither. A pipeline class is checked first: redis-py's sync ``ClusterPipeline``
     derives from ``RedisCluster``."""
     for module, client, pipeline in ((_SYNC, _sync_client, _sync_pipeline),
                                      (_ASYNC, _async_client, _async_pipeline)):
-        base = _base(module, "ClusterPipeline")
+        base = loaded_class(module, "ClusterPipeline")
         if base is not None and issubclass(cls, base):
             return traced_subclass(cls, PIPELINE_KIND, pipeline)
-        base = _base(module, "RedisCluster")
+        base = loaded_class(module, "RedisCluster")
         if base is not None and issubclass(cls, base):
             return traced_subclass(cls, CLUSTER_KIND, client)
     return None
@@ -227,17 +225,7 @@ def client_class(cls: type) -> type | None:
 def traced_pipeline(pipeline: Any) -> Any:
     """``pipeline``, its class made the traced subclass of its own class (when redis-py's)."""
     try:
-        cls = type(pipeline)
-        traced = _pipelines.get(cls, cls)
-        if traced is cls and getattr(cls, FUNNEL, None) is None:
-            traced = client_class(cls) if is_class(cls) else None
-            if traced is None or getattr(traced, FUNNEL, None) != PIPELINE_KIND:
-                traced = None
-            if len(_pipelines) >= MAX_CLASSES:
-                _pipelines.clear()
-            _pipelines[cls] = traced
-        if traced is not None and traced is not cls:
-            pipeline.__class__ = traced
+        retyped(pipeline, _pipelines, client_class, PIPELINE_KIND)
     except Exception as exc:
         warn_once("redis-cluster-pipeline", "codetrace: redis pipeline left untraced", exc=exc)
     return pipeline
